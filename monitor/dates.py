@@ -1,0 +1,604 @@
+"""The document's own dates: when its text was last updated and when it takes effect.
+
+A policy states its own date in a short labelled line ("Last updated: May 15, 2018",
+"Stand: 7. Mai 2014", "Entrée en vigueur : 12.05.2026") or in a sentence about itself
+("This Policy was last revised on ...", "Diese Datenschutzbestimmungen gelten ab ...").
+Everything else that looks like a date (laws, earlier versions, registration cut-offs,
+copyright years) belongs to something else and is ignored. When in doubt this module gives
+no date rather than a wrong one, and it never reads a date into a text that states none.
+
+Which date is which (the rule the hand-made labels follow):
+
+- `last_updated` is the date of the version the text is: the date it says it was last
+  updated, revised or issued ("Version:", "Stand:"). When the text states only when it takes
+  effect, that effective date stands for its last update too: a new version is published with
+  the date it applies from.
+- `effective` is the date the text says it takes effect. A last-updated sentence placed under
+  an effective-date heading or run-in label ("Effective date" / "The Terms were last updated
+  on ...") states the effective date as well.
+
+Numeric dates (3/11/2025) are read day-first or month-first by evidence only, never guessed;
+see `_numeric_order`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from monitor.document import DateMention
+
+
+@dataclass(frozen=True)
+class PageHints:
+    """Date evidence from the page outside its text.
+
+    `modified`: (source, raw value) pairs such as ("meta", article:modified_time content) or
+    ("json-ld", dateModified). `times`: the `<time>` elements of the selected region as
+    (visible text, datetime attribute). `url`: where the page lives; its host's country tells
+    how the site writes numeric dates.
+    """
+
+    html_lang: str | None = None
+    modified: tuple[tuple[str, str], ...] = ()
+    times: tuple[tuple[str, str], ...] = ()
+    url: str | None = None
+
+
+# --- folding -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    if char in "\u2018\u2019\u02bc\u00b4`":
+        return "'"
+    if char.isspace():
+        return " "
+    base = unicodedata.normalize("NFKD", char)[:1].lower()
+    return base if len(base) == 1 else char
+
+
+def _fold(text: str) -> str:
+    """Lower-case, accents off, one character per character (positions stay valid)."""
+    return "".join(_fold_char(char) for char in text)
+
+
+# --- month names -------------------------------------------------------------------------
+
+_MONTH_NAMES: dict[int, tuple[str, ...]] = {
+    1: ("january", "jan", "janvier", "janv", "januar", "janner", "enero", "ene", "gennaio",
+        "gen", "januari", "janeiro"),
+    2: ("february", "feb", "fevrier", "fev", "fevr", "februar", "febrero", "febbraio",
+        "februari", "fevereiro", "fev"),
+    3: ("march", "mar", "mars", "marz", "maerz", "marzo", "maart", "mrt", "marco"),
+    4: ("april", "apr", "avril", "avr", "abril", "abr", "aprile"),
+    5: ("may", "mai", "mayo", "maggio", "mag", "mei", "maio"),
+    6: ("june", "jun", "juin", "juni", "junio", "giugno", "giu", "junho"),
+    7: ("july", "jul", "juillet", "juil", "juli", "julio", "luglio", "lug", "julho"),
+    8: ("august", "aug", "aout", "agosto", "ago", "augustus"),
+    9: ("september", "sep", "sept", "septembre", "septiembre", "settembre", "set", "setembro"),
+    10: ("october", "oct", "octobre", "oktober", "okt", "octubre", "ottobre", "ott",
+         "outubro", "out"),
+    11: ("november", "nov", "novembre", "noviembre", "novembro"),
+    12: ("december", "dec", "decembre", "dezember", "dez", "diciembre", "dic", "dicembre",
+          "dezembro"),
+}  # fmt: skip
+_MONTHS = {name: number for number, names in _MONTH_NAMES.items() for name in names}
+_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)(?!\d)"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er|eme|o|º|°|\.)?"
+
+_DATE_PATTERNS = (
+    re.compile(r"(?<!\d)(?P<year>(?:19|20)\d\d)-(?P<m>[01]?\d)-(?P<d>[0-3]?\d)(?!\d)"),
+    re.compile(r"(?<![\d.])(?P<a>[0-3]?\d)(?P<sep>[./-])(?P<b>[0-3]?\d)(?P=sep)" + _YEAR),
+    re.compile(r"(?<![\w.])" + _DAY + r"\s*(?:of\s+|de\s+)?" + _MONTH + r",?\s*(?:de\s+|del\s+)?"
+               + _YEAR),
+    re.compile(r"(?<!\w)" + _MONTH + r"\s+" + _DAY.replace(r"|\.)?", ")?") + r",?\s+" + _YEAR),
+    re.compile(r"(?<!\w)" + _MONTH + r",?\s+(?:de\s+|del\s+)?" + _YEAR),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _DateExpression:
+    start: int
+    end: int
+    readings: tuple[str, ...]  # one value, or (day first, month first) of a numeric date
+    separator: str = ""  # of a numeric date
+    proves_day_first: bool | None = None  # a numeric date only one order can read
+
+
+def _iso(year: int, month: int, day: int | None) -> str | None:
+    try:
+        value = dt.date(year, month, day or 1)
+    except ValueError:
+        return None
+    return value.isoformat() if day else value.isoformat()[:7]
+
+
+def _expression(match: re.Match[str]) -> _DateExpression | None:
+    groups = match.groupdict()
+    year = int(groups["year"])
+    if groups.get("m"):
+        readings = [_iso(year, int(groups["m"]), int(groups["d"]))]
+    elif groups.get("a"):
+        first, second = int(groups["a"]), int(groups["b"])
+        day_first, month_first = _iso(year, second, first), _iso(year, first, second)
+        if day_first and month_first:
+            readings = [day_first] if day_first == month_first else [day_first, month_first]
+            return _DateExpression(match.start(), match.end(), tuple(readings), groups["sep"])
+        proof = None if not (day_first or month_first) else bool(day_first)
+        readings = [day_first or month_first]
+        return (
+            _DateExpression(match.start(), match.end(), (readings[0],), groups["sep"], proof)
+            if readings[0]
+            else None
+        )
+    else:
+        day = int(groups["day"]) if groups.get("day") else None
+        readings = [_iso(year, _MONTHS[groups["month"]], day)]
+    if not readings[0]:
+        return None
+    return _DateExpression(match.start(), match.end(), (readings[0],))
+
+
+def _find_dates(folded: str) -> list[_DateExpression]:
+    """Date expressions in folded text, left to right, the longest where they overlap."""
+    found = [
+        expression
+        for pattern in _DATE_PATTERNS
+        for match in pattern.finditer(folded)
+        if (expression := _expression(match))
+    ]
+    found.sort(key=lambda e: (e.start, -(e.end - e.start)))
+    kept: list[_DateExpression] = []
+    for expression in found:
+        if not kept or expression.start >= kept[-1].end:
+            kept.append(expression)
+    return kept
+
+
+def _choose(expression: _DateExpression, day_first: bool | None) -> str | None:
+    if len(expression.readings) == 1:
+        return expression.readings[0]
+    if day_first is None:
+        return None
+    return expression.readings[0 if day_first else 1]
+
+
+def parse_date(text: str, *, language: str | None, day_first: bool | None) -> str | None:
+    """The first date expression in `text` as `YYYY-MM-DD`, or `YYYY-MM` for a month alone.
+
+    An all-numeric date whose day and month could be swapped is read by `day_first`; when
+    that is None, by the language's convention (every supported language but English writes
+    the day first; dotted dates are day-first everywhere); otherwise it is None.
+    """
+    expressions = _find_dates(_fold(text))
+    if not expressions:
+        return None
+    expression = expressions[0]
+    if day_first is None:
+        day_first = _language_day_first(language, expression.separator)
+    return _choose(expression, day_first)
+
+
+# --- languages ---------------------------------------------------------------------------
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the and of to is are we you your our this that with for be by or it "
+                    "will may which from have has not any".split()),
+    "fr": frozenset("le la les des et est vous nous votre vos une du dans pour sur par "
+                    "qui que pas aux ces cette sont avec".split()),
+    "de": frozenset("der die das und ist sie wir ihre ihr nicht mit von zu den dem auf "
+                    "eine ein des werden sind oder wenn auch".split()),
+    "es": frozenset("el la los las y es usted nosotros su sus una del en para por que "
+                    "con se al como nuestro esta".split()),
+    "it": frozenset("il lo la gli le e di che per una sono con del della delle dei "
+                    "nostro nostri questo questa non".split()),
+    "nl": frozenset("de het een en van is je jij wij we uw ons onze niet met voor op "
+                    "die dat deze worden zijn".split()),
+    "pt": frozenset("o os a as e de do da dos das um uma voce nos seu sua para com "
+                    "nao que por em esta".split()),
+}  # fmt: skip
+
+
+def guess_language(text: str) -> str | None:
+    """ISO 639-1 code of the text from stopword frequencies; None when unsure.
+
+    Sure means: at least 3 stopword hits for the best language, and clearly more (1.5x)
+    than for the runner-up, since neighbouring languages share many short words.
+    """
+    words = re.findall(r"[a-z]+", _fold(text))
+    scores = {language: sum(word in stops for word in words) for language, stops in
+              _STOPWORDS.items()}  # fmt: skip
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    (best, best_score), (_, second_score) = ranked[0], ranked[1]
+    if best_score >= 3 and best_score >= 1.5 * second_score:
+        return best
+    return None
+
+
+# Countries whose convention is month/day/year; every other country writes the day first,
+# except Canada, which uses both.
+_MONTH_FIRST_COUNTRIES = frozenset({"us", "ph", "pw", "fm", "mh"})
+_MIXED_COUNTRIES = frozenset({"ca"})
+# Two-letter domains used worldwide as generic names (.io, .co, .tv ...): they name no country.
+_GENERIC_COUNTRY_DOMAINS = frozenset("io co me tv ai ly fm am gg to cc ws gl sh is la".split())
+# Country codes recognised as the first label of a host ("uk.example.com").
+_COUNTRY_SUBDOMAINS = frozenset(
+    "uk gb us ie au nz in za ca fr de at ch be nl lu es pt it br mx ar se dk no fi pl".split()
+)
+
+
+def _country_day_first(country: str) -> bool | None:
+    if country in _MIXED_COUNTRIES:
+        return None
+    return country not in _MONTH_FIRST_COUNTRIES
+
+
+def _site_day_first(url: str | None) -> bool | None:
+    """Date order of the site's country: its country-code domain or country subdomain."""
+    if not url:
+        return None
+    labels = (urlsplit(url).hostname or "").split(".")
+    top = "uk" if labels[-2:] == ["co", "uk"] else labels[-1]
+    if len(top) == 2 and top not in _GENERIC_COUNTRY_DOMAINS:
+        return _country_day_first(top)
+    if len(labels) > 2 and labels[0] in _COUNTRY_SUBDOMAINS:
+        return _country_day_first(labels[0])
+    return None
+
+
+def _tag_day_first(html_lang: str | None) -> bool | None:
+    """Date order of a language tag: its region when it has one ("en-GB"), else its language."""
+    if not html_lang:
+        return None
+    parts = html_lang.replace("_", "-").lower().split("-")
+    if len(parts) > 1 and len(parts[1]) == 2:
+        return _country_day_first(parts[1])
+    return _language_day_first(parts[0], "/")
+
+
+def _language_day_first(language: str | None, separator: str) -> bool | None:
+    """Every supported language but English writes the day first; so do all dotted dates."""
+    if separator == ".":
+        return True
+    if language and language.lower()[:2] in _STOPWORDS and language.lower()[:2] != "en":
+        return True
+    return None
+
+
+# --- labels ------------------------------------------------------------------------------
+
+_UPDATED, _EFFECTIVE = "updated", "effective"
+
+_LABELS: dict[str, tuple[str, ...]] = {
+    _UPDATED: (
+        # en
+        r"last (?:updated|modified|revised|amended|changed|reviewed)(?: on| at)?",
+        r"(?:was|were|has been|have been) (?:last )?(?:updated|revised|modified|amended)(?: on)?",
+        r"(?:date of (?:the )?last (?:update|revision|modification)|last update|last revision)",
+        r"(?:updated|revised|modified|amended)(?: on| as of)?",
+        r"(?:version|revision) date", r"version(?: of| dated)?",
+        # fr
+        r"(?:date de (?:la )?)?derniere (?:mise a jour|modification|revision)(?: le)?",
+        r"(?:mise|mis|mises) a jour(?: pour la derniere fois)?(?: le)?",
+        r"(?:modifiee?s?|revisee?s?|actualisee?s?) le", r"version (?:du|en date du)",
+        # de
+        r"stand(?: vom)?", r"zuletzt (?:aktualisiert|geandert|uberarbeitet)(?: am)?",
+        r"letzte (?:aktualisierung|anderung|uberarbeitung)(?: am)?",
+        r"(?:aktualisiert|geandert) am", r"fassung vom",
+        # es
+        r"ultima (?:actualizacion|modificacion|revision)", r"actualizad[oa]s?(?: el)?",
+        r"fecha de (?:la )?(?:ultima )?actualizacion",
+        # it
+        r"ultim[oa] (?:aggiornamento|modifica|revisione)", r"aggiornat[oa](?: il| al)?",
+        r"data (?:dell'ultimo )?aggiornamento", r"versione(?: del)?",
+        # nl
+        r"laatst (?:bijgewerkt|gewijzigd|herzien)(?: op)?", r"laatste (?:update|wijziging)",
+        r"bijgewerkt(?: op)?", r"versie(?: van)?",
+        # pt
+        r"ultima (?:atualizacao|alteracao|revisao)", r"atualizad[oa]s?(?: em)?",
+    ),
+    _EFFECTIVE: (
+        # en
+        r"effective(?: date| as of| on| from| since)?", r"in effect (?:as of|from|since|on)",
+        r"(?:applies|apply|applicable|valid|in force) (?:from|as of|since)",
+        r"(?:date of )?entry into force", r"comes? into (?:force|effect)(?: on)?",
+        # fr
+        r"(?:date d'|date de l')?entree en vigueur(?: le)?",
+        r"en vigueur(?: depuis| a compter du| a partir du| le| au)?",
+        r"s'appliquen?t? (?:a partir|a compter) d[ue']?", r"applicables? (?:a partir|a compter|des) d[ue']?",
+        r"prend effet (?:le|a compter du)", r"date d'effet",
+        # de
+        r"(?:gultig|wirksam|gilt|gelten) ab", r"in kraft (?:seit|ab)", r"inkrafttreten(?: am)?",
+        # es
+        r"(?:fecha de )?entrada en vigor", r"(?:en vigor|vigente|efectiv[oa]) (?:desde|a partir de)",
+        r"fecha de vigencia", r"se aplica (?:desde|a partir de)",
+        # it
+        r"(?:data di )?entrata in vigore", r"(?:in vigore|valid[oa]|efficace) (?:dal|a partire dal)",
+        r"si applica (?:dal|a partire dal)",
+        # nl
+        r"ingangsdatum", r"(?:van kracht|geldig|geldt|in werking) (?:vanaf|per|sinds|op)",
+        r"datum van inwerkingtreding",
+        # pt
+        r"(?:data de )?entrada em vigor", r"(?:em vigor|vigente|valid[oa]) (?:desde|a partir de)",
+        r"data de vigencia",
+    ),
+}  # fmt: skip
+
+_LABEL_PATTERN = re.compile(
+    "|".join(
+        f"(?P<{kind}>(?<![\\w'])(?:{'|'.join(labels)})(?!\\w))" for kind, labels in _LABELS.items()
+    )
+)
+# A line longer than a heading without a year in it cannot state the document's date.
+_YEAR_HINT = re.compile(r"(?:19|20)\d\d")
+_HEADING_LENGTH = 80
+
+
+# Words of a sentence that is about something other than the current text: earlier versions,
+# who it applies to, until when, laws. A date in such a sentence is not the document's date.
+_OTHER_THING = re.compile(
+    r"(?<!\w)(?:prior to|before|until|till|previous|earlier version|older version|former"
+    r"|registered|who (?:signed|joined)|act of|law of|directive|regulation|copyright"
+    r"|avant|jusqu'|precedente?|ancienne version|inscrits?|loi|directive|reglement"
+    r"|vor dem|vor|bis|vorherige|fruhere|altere|registriert|gesetz|richtlinie|verordnung"
+    r"|hasta|anterior|registrad[oa]s?|ley|fino al|precedente|registrat[ie]|legge"
+    r"|tot|vorige|eerdere|geregistreerd|registad[oa]s?)(?!\w)|©"
+)
+
+# The longest text allowed between a label and its date ("Dernière mise à jour des
+# Conditions générales d'utilisation : 14 mars 2025").
+_MAX_GAP = 60
+
+
+@dataclass(frozen=True)
+class _Label:
+    kind: str
+    start: int
+    end: int
+
+
+def _find_labels(folded: str) -> list[_Label]:
+    labels = []
+    for match in _LABEL_PATTERN.finditer(folded):
+        labels.append(_Label(match.lastgroup or "", match.start(), match.end()))
+    return labels
+
+
+def _sentence_bounds(folded: str, position: int) -> tuple[int, int]:
+    """The sentence around `position`: between sentence ends ('. ' before a capital/digit)."""
+    ends = [m.end() for m in re.finditer(r"[.!?;]\s+", folded)]
+    start = max((end for end in ends if end <= position), default=0)
+    stop = min((end for end in ends if end > position), default=len(folded))
+    return start, stop
+
+
+def _opens_line(folded: str, label: _Label) -> bool:
+    return not re.search(r"\w", folded[: label.start])
+
+
+def _is_label_only(folded: str, label: _Label) -> bool:
+    """A heading or run-in label: the label opens the line and nothing but marks follows,
+    or it ends in '.'/':' before a sentence (the line's other statements fall under it)."""
+    if not _opens_line(folded, label):
+        return False
+    rest = folded[label.end :]
+    return not re.search(r"\w", rest) or bool(re.match(r"[\s*_]*[.:][\s*_]*\s", rest))
+
+
+@dataclass(frozen=True)
+class _Statement:
+    kinds: frozenset[str]
+    expression: _DateExpression
+    line: int
+    strong: bool  # a label line ("Last updated: ...") rather than a sentence in running text
+    phrase: str
+
+
+def _statements(lines: Sequence[str]) -> list[_Statement]:
+    statements: list[_Statement] = []
+    heading_kind: str | None = None  # a label alone on the previous line governs this one
+    for index, line in enumerate(lines):
+        if len(line) >= _HEADING_LENGTH and not _YEAR_HINT.search(line):
+            heading_kind = None
+            continue
+        folded = _fold(line)
+        labels = _find_labels(folded)
+        dates = _find_dates(folded) if _YEAR_HINT.search(line) else []
+        governing = {heading_kind} if heading_kind else set()
+        heading_kind = None
+        run_in = [label for label in labels if _is_label_only(folded, label)]
+        if run_in and not dates and len(folded) < _HEADING_LENGTH:
+            heading_kind = run_in[0].kind
+            continue
+        governing |= {label.kind for label in run_in}
+        used_governing = False
+        for date in dates:
+            label = _label_before(folded, labels, date, _is_other_thing)
+            if label is None and governing and not used_governing and date.start < _MAX_GAP * 2:
+                kinds = frozenset(governing)
+            elif label is None:
+                continue
+            else:
+                kinds = frozenset({label.kind} | governing)
+            used_governing = True
+            strong = label is not None and _opens_line(folded, label) or bool(governing)
+            statements.append(_Statement(kinds, date, index, strong, _phrase(line, folded, date)))
+    return statements
+
+
+def _is_other_thing(folded: str, label: _Label, date: _DateExpression) -> bool:
+    """Whether the sentence, up to the date, speaks of something else (what follows the date
+    is often "until then, the previous version applies")."""
+    start, _ = _sentence_bounds(folded, label.start)
+    return bool(_OTHER_THING.search(folded, start, date.end))
+
+
+def _label_before(folded, labels, date, is_other_thing) -> _Label | None:
+    """The label that introduces `date`: the nearest one before it, close enough, with no
+    sentence end or other date between, in a sentence about the document itself."""
+    before = [label for label in labels if label.end <= date.start]
+    if not before:
+        return None
+    label = before[-1]
+    gap = folded[label.end : date.start]
+    if len(gap) > _MAX_GAP or re.search(r"[.!?;]\s|\d{4}", gap):
+        return None
+    if is_other_thing(folded, label, date):
+        return None
+    return label
+
+
+def _phrase(line: str, folded: str, date: _DateExpression) -> str:
+    text = line.strip()
+    if len(text) <= 200:
+        return text
+    start, stop = _sentence_bounds(folded, date.start)
+    return line[start:stop].strip()[:200]
+
+
+# --- the document's dates -----------------------------------------------------------------
+
+
+def _metadata_dates(hints: PageHints) -> list[tuple[str, str]]:
+    """(source, YYYY-MM-DD) of the page's modified-time metadata."""
+    found = []
+    for source, raw in hints.modified:
+        match = re.match(r"\s*((?:19|20)\d\d-\d\d-\d\d)", raw)
+        if match:
+            found.append((source, match.group(1)))
+    return found
+
+
+def _time_value(hints: PageHints, text: str) -> str | None:
+    """The datetime of a `<time>` element whose visible text appears in `text`."""
+    for visible, attribute in hints.times:
+        match = re.match(r"\s*((?:19|20)\d\d-\d\d(?:-\d\d)?)", attribute)
+        if match and visible.strip() and _fold(visible.strip()) in _fold(text):
+            return match.group(1)
+    return None
+
+
+def _numeric_order(
+    expressions: Iterable[_DateExpression],
+    *,
+    language: str | None,
+    hints: PageHints,
+    default_day_first: bool | None,
+) -> bool | None:
+    """Whether the document writes numeric dates day first, from evidence, in this order:
+
+    1. the site's country (country-code domain, or country subdomain such as "uk."): it is
+       the publisher's convention, while a page's language tag is often a platform default;
+    2. the region of the page's language tag ("en-GB" day first, "en-US" month first);
+    3. the language: every supported language but English writes the day first;
+    4. another numeric date in the same text that only one order can read (31/05/2025);
+    5. `default_day_first` from the configuration.
+    None when nothing decides: an ambiguous date is then not read at all.
+    """
+    for decided in (
+        _site_day_first(hints.url),
+        _tag_day_first(hints.html_lang),
+        _language_day_first(language, "/"),
+    ):
+        if decided is not None:
+            return decided
+    proofs = {expression.proves_day_first for expression in expressions} - {None}
+    if len(proofs) == 1:
+        return proofs.pop()
+    return default_day_first
+
+
+def _resolve(
+    statement: _Statement, line: str, hints: PageHints, day_first: bool | None
+) -> str | None:
+    """The value of a statement's date. An ambiguous numeric date is settled by the page
+    itself when it can be: its modified-time metadata or a `<time>` element giving one of the
+    readings, or, for a last-update date, only one reading not later than the page's last
+    modification. Else by `day_first`."""
+    expression = statement.expression
+    if len(expression.readings) == 1:
+        return expression.readings[0]
+    modified = [value for _, value in _metadata_dates(hints)]
+    for value in [*modified, _time_value(hints, line)]:
+        if value in expression.readings:
+            return value
+    if modified and _UPDATED in statement.kinds:
+        possible = [reading for reading in expression.readings if reading <= max(modified)]
+        if len(possible) == 1:
+            return possible[0]
+    return _choose(expression, day_first)
+
+
+def _dangling_label_fallback(
+    lines: Sequence[str], hints: PageHints
+) -> tuple[str, DateMention] | None:
+    """(kind, mention) from the page's markup for a date label whose date the text lacks.
+
+    Pages sometimes render "Last updated:" with the date in a `<time>` element the text lost,
+    or only in metadata. The label shows the text states a date; a text without such a label
+    gets none from metadata, which changes whenever anyone saves the page.
+    """
+    for index, line in enumerate(lines):
+        if len(line) >= _HEADING_LENGTH or _YEAR_HINT.search(line):
+            continue
+        folded = _fold(line)
+        for label in _find_labels(folded):
+            if not _opens_line(folded, label) or re.search(r"\w", folded[label.end :][:3] or ""):
+                continue
+            if re.search(r"[a-z]{4,}", folded[label.end :]):
+                continue
+            context = " ".join(lines[index : index + 2])
+            timed = _time_value(hints, context)
+            if timed:
+                return label.kind, DateMention(timed, line.strip()[:200], "time")
+            for source, value in _metadata_dates(hints):
+                return label.kind, DateMention(value, line.strip()[:200], source)
+    return None
+
+
+def document_dates(
+    lines: Sequence[str],
+    *,
+    language: str | None,
+    hints: PageHints = PageHints(),
+    default_day_first: bool | None = None,
+) -> tuple[DateMention | None, DateMention | None]:
+    """(last_updated, effective) of the document; see the module docstring for the rule.
+
+    `lines` are its title, headings and block texts in order. Among several statements of
+    one kind, a label line ("Last updated: ...") wins over a sentence in running text, then
+    the first in the text: later dates are usually of earlier versions or other things.
+    """
+    language = language or (hints.html_lang or "")[:2] or None
+    statements = _statements(lines)
+    day_first = _numeric_order(
+        (statement.expression for statement in statements),
+        language=language,
+        hints=hints,
+        default_day_first=default_day_first,
+    )
+    best: dict[str, tuple[tuple[bool, int], DateMention]] = {}
+    for statement in statements:
+        value = _resolve(statement, lines[statement.line], hints, day_first)
+        if value is None:
+            continue
+        mention = DateMention(value, statement.phrase)
+        rank = (not statement.strong, statement.line)
+        for kind in statement.kinds:
+            if kind not in best or rank < best[kind][0]:
+                best[kind] = (rank, mention)
+    updated = best.get(_UPDATED, (None, None))[1]
+    effective = best.get(_EFFECTIVE, (None, None))[1]
+    if updated is None and effective is None:
+        fallback = _dangling_label_fallback(lines, hints)
+        if fallback:
+            kind, mention = fallback
+            return mention, mention if kind == _EFFECTIVE else None
+    return updated or effective, effective

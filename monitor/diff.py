@@ -1,0 +1,805 @@
+"""Change intelligence: what changed between two versions of a policy, and whether it matters.
+
+`compare(old, new)` aligns the two documents section by section, redlines each changed
+section word by word, and decides whether the change is *material*.
+
+Alignment, cheapest first, so that big policies stay near-linear:
+
+1. identical sections (same heading words, same text) are paired by hash;
+2. then sections with the same heading words (the text changed);
+3. then sections with the same text (the heading changed: a rename);
+4. only the leftovers are fuzzy-matched: by heading similarity (rapidfuzz) or by shared words.
+
+Heading numbers (`Section.number`) are kept apart from the heading words, so a renumbered
+section is still the same section. Paired sections out of their old order (outside the
+longest in-order run) were moved.
+
+A section is reported once, with the first status that applies: "modified" (its text
+changed — also when it was renamed or moved; `old_heading` then holds the old label),
+"renamed" (same text, other heading words or number), "moved" (same heading and text, other
+place). "added" and "removed" are the unpaired ones; unchanged sections are not listed.
+
+Materiality. Every edit of the word-level diff is sorted into one of the harmless kinds —
+whitespace, punctuation or case only, link targets, the document's date line, a renumbered
+cross-reference ("Article 15.4" → "Article 14.4"), a table-of-contents entry repeating a
+heading — or kept as a word edit. Words removed in one place and added in another are
+cancelled across the whole document (reordering, moved paragraphs, split sections). What
+remains is minor when it is typo-level: at most two distinct word edits, each a spelling
+variant of the word it replaces (or an article), with no negation, modal verb or number
+involved. Anything else is material. Heading words take part in the cancellation but a
+change confined to headings is minor: a heading labels a statement, it does not make one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from monitor.document import Block, Document, Section, fold_for_comparison
+from monitor.lexicon import (
+    ARTICLES,
+    CATEGORY_IDS,
+    DATE_LINE_PATTERN,
+    MODALS,
+    MONTHS,
+    NEGATIONS,
+    REFERENCE_WORDS,
+    categories_in,
+    fold_words,
+)
+
+MAX_TYPO_EDITS = 2
+# Leftover section pairs compared by shared words; beyond this only headings are compared.
+MAX_CONTENT_COMPARISONS = 40_000
+HEADING_SIMILARITY = 80.0
+CONTENT_SIMILARITY = 0.5
+RENAMED_CONTENT_SIMILARITY = 0.2
+DATE_LINE_MAX_WORDS = 30
+CONTEXT_WORDS = 6
+
+
+@dataclass(frozen=True)
+class DateChange:
+    field: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class RedlineSegment:
+    op: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SectionChange:
+    status: str
+    heading: str
+    old_heading: str | None
+    material: bool
+    categories: tuple[str, ...]
+    redline: tuple[RedlineSegment, ...]
+    words_added: int
+    words_removed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "heading": self.heading,
+            "old_heading": self.old_heading,
+            "material": self.material,
+            "categories": list(self.categories),
+            "redline": [[segment.op, segment.text] for segment in self.redline],
+            "words_added": self.words_added,
+            "words_removed": self.words_removed,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    changed: bool
+    material: bool
+    date_changed: DateChange | None
+    silent_change: bool
+    date_only: bool
+    sections: tuple[SectionChange, ...]
+    categories: tuple[str, ...]
+    words_added: int
+    words_removed: int
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        date = self.date_changed
+        return {
+            "changed": self.changed,
+            "material": self.material,
+            "date_changed": None
+            if date is None
+            else {"field": date.field, "from": date.old, "to": date.new},
+            "silent_change": self.silent_change,
+            "date_only": self.date_only,
+            "sections": [section.to_dict() for section in self.sections],
+            "categories": list(self.categories),
+            "words_added": self.words_added,
+            "words_removed": self.words_removed,
+            "summary": self.summary,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+
+class _Token(NamedTuple):
+    """One word (or link target) of a section, with the separator that follows it."""
+
+    key: str
+    text: str
+    is_link: bool = False
+    in_date_line: bool = False
+
+
+@lru_cache(maxsize=1 << 16)
+def _normal_word(word: str) -> str:
+    """A word as compared for meaning: folded case and accents, punctuation dropped."""
+    return fold_words(word).strip().replace(" ", "")
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> str:
+    """A word as compared for the redline: only what readers do not see is folded."""
+    return fold_for_comparison(word)
+
+
+def _is_date_line(text: str, date_phrases: Sequence[str]) -> bool:
+    """A short block stating the document's own date (or holding the phrase it was read from)."""
+    if len(text.split()) > DATE_LINE_MAX_WORDS:
+        return False
+    folded = fold_words(text)
+    return any(phrase in folded for phrase in date_phrases) or bool(
+        DATE_LINE_PATTERN.search(folded)
+    )
+
+
+def _date_phrases(document: Document) -> tuple[str, ...]:
+    mentions = (document.last_updated, document.effective)
+    phrases = (fold_words(m.phrase) for m in mentions if m is not None and m.phrase.strip())
+    return tuple(phrase for phrase in phrases if phrase.strip())
+
+
+def _block_tokens(block: Block, date_phrases: Sequence[str]) -> list[_Token]:
+    in_date_line = _is_date_line(block.text, date_phrases)
+    tokens = [
+        _Token(_word_key(word), word + " ", in_date_line=in_date_line)
+        for word in block.text.split()
+    ]
+    tokens += [_Token("\x00" + link, f"<{link}> ", is_link=True) for link in block.links]
+    if tokens:
+        last = tokens[-1]
+        tokens[-1] = _Token(last.key, last.text[:-1] + "\n", last.is_link, last.in_date_line)
+    return tokens
+
+
+def _block_key(block: Block) -> tuple[str, tuple[str, ...]]:
+    return " ".join(fold_for_comparison(block.text).split()), block.links
+
+
+# ---------------------------------------------------------------------------------------------
+# Word-level diff of one section
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """One non-equal stretch of the word diff, and what kind of edit it is."""
+
+    kind: str  # "words", "format", "link", "date", "xref", "toc"
+    removed: tuple[_Token, ...]
+    added: tuple[_Token, ...]
+
+
+@dataclass
+class _SectionDiff:
+    segments: list[RedlineSegment] = field(default_factory=list)
+    edits: list[_Edit] = field(default_factory=list)
+
+
+def _diff_tokens(
+    old: Sequence[_Token], new: Sequence[_Token], diff: _SectionDiff, headings: frozenset[str]
+) -> None:
+    matcher = difflib.SequenceMatcher(
+        None, [t.key for t in old], [t.key for t in new], autojunk=False
+    )
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            _append_segment(diff.segments, "=", "".join(t.text for t in new[j1:j2]))
+            continue
+        removed, added = tuple(old[i1:i2]), tuple(new[j1:j2])
+        _append_segment(diff.segments, "-", "".join(t.text for t in removed))
+        _append_segment(diff.segments, "+", "".join(t.text for t in added))
+        before = new[j1 - 1] if j1 > 0 else None
+        diff.edits.append(_Edit(_edit_kind(removed, added, before, headings), removed, added))
+
+
+def _diff_sections(
+    old: Section, new: Section, phrases: tuple[Sequence[str], Sequence[str]],
+    headings: frozenset[str],
+) -> _SectionDiff:  # fmt: skip
+    """Blocks first (cheap, by hash), then words inside the runs of blocks that differ."""
+    diff = _SectionDiff()
+    matcher = difflib.SequenceMatcher(
+        None, [_block_key(b) for b in old.blocks], [_block_key(b) for b in new.blocks],
+        autojunk=False,
+    )  # fmt: skip
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        old_tokens = [t for b in old.blocks[i1:i2] for t in _block_tokens(b, phrases[0])]
+        new_tokens = [t for b in new.blocks[j1:j2] for t in _block_tokens(b, phrases[1])]
+        if tag == "equal":
+            _append_segment(diff.segments, "=", "".join(t.text for t in new_tokens))
+        else:
+            _diff_tokens(old_tokens, new_tokens, diff, headings)
+    return diff
+
+
+def _append_segment(segments: list[RedlineSegment], op: str, text: str) -> None:
+    if not text:
+        return
+    if segments and segments[-1].op == op:
+        segments[-1] = RedlineSegment(op, segments[-1].text + text)
+    else:
+        segments.append(RedlineSegment(op, text))
+
+
+def _is_number(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
+
+
+def _is_date_word(word: str) -> bool:
+    normal = _normal_word(word)
+    return not normal or _is_number(normal) or normal in MONTHS or len(normal) <= 3
+
+
+def _edit_kind(
+    removed: Sequence[_Token], added: Sequence[_Token], before: _Token | None,
+    headings: frozenset[str],
+) -> str:  # fmt: skip
+    removed_words = [t.text.strip() for t in removed if not t.is_link]
+    added_words = [t.text.strip() for t in added if not t.is_link]
+    if not removed_words and not added_words:
+        return "link"
+    if "".join(map(_normal_word, removed_words)) == "".join(map(_normal_word, added_words)):
+        return "format"
+    tokens = [t for t in (*removed, *added) if not t.is_link]
+    if all(t.in_date_line for t in tokens) and all(map(_is_date_word, removed_words + added_words)):
+        return "date"
+    if (
+        before is not None
+        and _normal_word(before.text) in REFERENCE_WORDS | {"§"}
+        and len(removed_words) == len(added_words) == 1
+        and _is_number(removed_words[0])
+        and _is_number(added_words[0])
+    ):
+        return "xref"
+    one_side = removed_words if not added_words else added_words if not removed_words else None
+    if one_side and _heading_key(" ".join(w for w in one_side if not _is_number(w))) in headings:
+        return "toc"
+    return "words"
+
+
+# ---------------------------------------------------------------------------------------------
+# Section alignment
+
+
+def _heading_key(heading: str) -> str:
+    return fold_words(heading).strip()
+
+
+def _content_key(section: Section) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for block in section.blocks:
+        digest.update(fold_for_comparison(block.text).encode())
+        for link in block.links:
+            digest.update(b"\x00" + link.encode())
+        digest.update(b"\x01")
+    return digest.hexdigest()
+
+
+def _word_set(section: Section) -> frozenset[str]:
+    return frozenset(fold_words(section.text).split())
+
+
+def _pair_by_key(
+    old_keys: Sequence[Any], new_keys: Sequence[Any], old_free: set[int], new_free: set[int],
+    pairs: dict[int, int],
+) -> None:  # fmt: skip
+    """Pair still-free sections with equal keys, in document order."""
+    waiting: dict[Any, list[int]] = {}
+    for j in sorted(new_free):
+        waiting.setdefault(new_keys[j], []).append(j)
+    for i in sorted(old_free):
+        queue = waiting.get(old_keys[i])
+        if queue:
+            j = queue.pop(0)
+            pairs[i] = j
+            old_free.discard(i)
+            new_free.discard(j)
+
+
+def _fuzzy_pairs(
+    old: Sequence[Section], new: Sequence[Section], old_free: set[int], new_free: set[int],
+    pairs: dict[int, int],
+) -> None:  # fmt: skip
+    """Pair leftovers by heading similarity or shared words, best score first."""
+    olds, news = sorted(old_free), sorted(new_free)
+    if not olds or not news:
+        return
+    compare_content = len(olds) * len(news) <= MAX_CONTENT_COMPARISONS
+    old_words = {i: _word_set(old[i]) for i in olds} if compare_content else {}
+    new_words = {j: _word_set(new[j]) for j in news} if compare_content else {}
+    candidates: list[tuple[float, int, int]] = []
+    for i in olds:
+        old_heading = _heading_key(old[i].heading)
+        for j in news:
+            heading_score = fuzz.ratio(old_heading, _heading_key(new[j].heading))
+            content = _jaccard(old_words[i], new_words[j]) if compare_content else 0.0
+            if heading_score >= HEADING_SIMILARITY and (
+                not compare_content or content >= RENAMED_CONTENT_SIMILARITY
+            ):
+                candidates.append((1.0 + heading_score / 100 + content, i, j))
+            elif content >= CONTENT_SIMILARITY:
+                candidates.append((content, i, j))
+    for _score, i, j in sorted(candidates, reverse=True):
+        if i in old_free and j in new_free:
+            pairs[i] = j
+            old_free.discard(i)
+            new_free.discard(j)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def _align(old: Sequence[Section], new: Sequence[Section]) -> dict[int, int]:
+    old_headings = [_heading_key(s.heading) for s in old]
+    new_headings = [_heading_key(s.heading) for s in new]
+    old_content = [_content_key(s) for s in old]
+    new_content = [_content_key(s) for s in new]
+    old_free, new_free = set(range(len(old))), set(range(len(new)))
+    pairs: dict[int, int] = {}
+    _pair_by_key(
+        list(zip(old_headings, old_content, strict=True)),
+        list(zip(new_headings, new_content, strict=True)),
+        old_free, new_free, pairs,
+    )  # fmt: skip
+    _pair_by_key(old_headings, new_headings, old_free, new_free, pairs)
+    _pair_by_key(old_content, new_content, old_free, new_free, pairs)
+    _fuzzy_pairs(old, new, old_free, new_free, pairs)
+    return pairs
+
+
+def _in_order(pairs: dict[int, int]) -> set[int]:
+    """Old indices of the longest run of pairs kept in order (patience LIS, n log n)."""
+    ordered = sorted(pairs.items())
+    tails: list[int] = []
+    tail_index: list[int] = []
+    previous: list[int] = [-1] * len(ordered)
+    for position, (_i, j) in enumerate(ordered):
+        k = bisect.bisect_left(tails, j)
+        if k == len(tails):
+            tails.append(j)
+            tail_index.append(position)
+        else:
+            tails[k] = j
+            tail_index[k] = position
+        previous[position] = tail_index[k - 1] if k > 0 else -1
+    kept: set[int] = set()
+    position = tail_index[-1] if tail_index else -1
+    while position >= 0:
+        kept.add(ordered[position][0])
+        position = previous[position]
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# Materiality
+
+
+@dataclass
+class _Pending:
+    """A listed section before its materiality is known."""
+
+    status: str
+    heading: str
+    old_heading: str | None
+    order: float
+    redline: tuple[RedlineSegment, ...]
+    edits: list[_Edit]
+    heading_removed: list[str]
+    heading_added: list[str]
+    words_added: int = 0
+    words_removed: int = 0
+
+
+def _edit_words(edits: Iterable[_Edit]) -> tuple[list[str], list[str]]:
+    removed: list[str] = []
+    added: list[str] = []
+    for edit in edits:
+        if edit.kind == "words":
+            removed += [t.text.strip() for t in edit.removed if not t.is_link]
+            added += [t.text.strip() for t in edit.added if not t.is_link]
+    return removed, added
+
+
+def _typo_similar(old: str, new: str) -> bool:
+    """A spelling variant: one or two letters apart, or an abbreviation ("article" → "art.")."""
+    a, b = _normal_word(old), _normal_word(new)
+    if a == b:
+        return True
+    shortest = min(len(a), len(b))
+    if shortest >= 3 and (
+        (old.endswith(".") and b.startswith(a)) or (new.endswith(".") and a.startswith(b))
+    ):
+        return True
+    if shortest < 4:
+        return False
+    return OSA.distance(a, b) <= (1 if shortest < 8 else 2)
+
+
+def _is_typo_level(removed: Sequence[str], added: Sequence[str]) -> bool:
+    """At most two distinct edits, each a spelling variant or an article; no sense-bearing word."""
+    for word in (*removed, *added):
+        normal = _normal_word(word)
+        if _is_number(normal) or normal in NEGATIONS or normal in MODALS:
+            return False
+    unpaired_added = list(added)
+    edits: set[tuple[str, str]] = set()
+    for word in removed:
+        match = next((w for w in unpaired_added if _typo_similar(word, w)), None)
+        if match is not None:
+            unpaired_added.remove(match)
+            edits.add((_normal_word(word), _normal_word(match)))
+        elif _normal_word(word) in ARTICLES:
+            edits.add((_normal_word(word), ""))
+        else:
+            return False
+    for word in unpaired_added:
+        if _normal_word(word) not in ARTICLES:
+            return False
+        edits.add(("", _normal_word(word)))
+    return len(edits) <= MAX_TYPO_EDITS
+
+
+def _take(words: Iterable[str], budget: Counter[str]) -> list[str]:
+    """The words still owed in `budget` (consumed as they are taken)."""
+    taken = []
+    for word in words:
+        normal = _normal_word(word)
+        if normal and budget[normal] > 0:
+            budget[normal] -= 1
+            taken.append(word)
+    return taken
+
+
+def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]:
+    """Per section, the body words removed/added that no other edit puts back (moves cancel)."""
+    removed_all: Counter[str] = Counter()
+    added_all: Counter[str] = Counter()
+    per_section = []
+    for item in pending:
+        removed, added = _edit_words(item.edits)
+        per_section.append((removed, added))
+        removed_all.update(_normal_word(w) for w in removed + item.heading_removed)
+        added_all.update(_normal_word(w) for w in added + item.heading_added)
+    removed_budget = removed_all - added_all
+    added_budget = added_all - removed_all
+    return [(_take(r, removed_budget), _take(a, added_budget)) for r, a in per_section]
+
+
+def _section_categories(item: _Pending) -> tuple[str, ...]:
+    removed, added = _edit_words(item.edits)
+    text = " ".join([item.heading, item.old_heading or "", " ".join(removed), "|", " ".join(added)])
+    return categories_in(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# compare
+
+
+def compare(old: Document, new: Document) -> Change:
+    """What changed from `old` to `new`; see the module docstring for the rules."""
+    date_changed = _date_change(old, new)
+    changed = old.fingerprint != new.fingerprint
+    if not changed:
+        return Change(False, False, date_changed, False, False, (), (), 0, 0, "no change")
+    pending = _pending_sections(old, new)
+    net = _net_words(pending)
+    sections = tuple(
+        SectionChange(
+            status=item.status,
+            heading=item.heading,
+            old_heading=item.old_heading,
+            material=(material := bool(r or a) and not _is_typo_level(r, a)),
+            categories=_section_categories(item) if material else (),
+            redline=item.redline,
+            words_added=item.words_added,
+            words_removed=item.words_removed,
+        )
+        for item, (r, a) in zip(pending, net, strict=True)
+    )
+    material = any(s.material for s in sections)
+    touched = {c for s in sections for c in s.categories}
+    categories = tuple(c for c in CATEGORY_IDS if c in touched)
+    date_only = date_changed is not None and all(
+        item.status == "modified" and all(e.kind == "date" for e in item.edits) for item in pending
+    )
+    has_stated_date = old.last_updated is not None or old.effective is not None
+    silent = material and date_changed is None and has_stated_date
+    words_added = sum(s.words_added for s in sections)
+    words_removed = sum(s.words_removed for s in sections)
+    change = Change(
+        changed=True,
+        material=material,
+        date_changed=date_changed,
+        silent_change=silent,
+        date_only=date_only,
+        sections=sections,
+        categories=categories,
+        words_added=words_added,
+        words_removed=words_removed,
+        summary="",
+    )
+    return replace(change, summary=_summary(change))
+
+
+def _date_change(old: Document, new: Document) -> DateChange | None:
+    for name in ("last_updated", "effective"):
+        before, after = getattr(old, name), getattr(new, name)
+        old_value = before.value if before else None
+        new_value = after.value if after else None
+        if old_value != new_value:
+            return DateChange(name, old_value, new_value)
+    return None
+
+
+def _pending_sections(old: Document, new: Document) -> list[_Pending]:
+    pairs = _align(old.sections, new.sections)
+    kept_in_order = _in_order(pairs)
+    phrases = (_date_phrases(old), _date_phrases(new))
+    headings = frozenset(
+        key for s in (*old.sections, *new.sections) if (key := _heading_key(s.heading))
+    )
+    pending: list[_Pending] = []
+    for i, j in pairs.items():
+        before, after = old.sections[i], new.sections[j]
+        text_changed = _content_key(before) != _content_key(after)
+        renamed = _heading_key(before.heading) != _heading_key(after.heading)
+        renumbered = before.number != after.number
+        if text_changed:
+            status = "modified"
+        elif renamed or renumbered:
+            status = "renamed"
+        elif i not in kept_in_order:
+            status = "moved"
+        else:
+            continue
+        if text_changed:
+            diff = _diff_sections(before, after, phrases, headings)
+            redline, edits = tuple(diff.segments), diff.edits
+        else:
+            redline = _whole(_section_tokens(after, phrases[1]), "=")
+            edits = []
+        heading_removed, heading_added = _heading_edit(before.heading, after.heading)
+        pending.append(
+            _Pending(
+                status=status,
+                heading=after.label,
+                old_heading=before.label if before.label != after.label else None,
+                order=j,
+                redline=redline,
+                edits=edits,
+                heading_removed=heading_removed,
+                heading_added=heading_added,
+            )
+        )
+    paired_new = set(pairs.values())
+    for j, section in enumerate(new.sections):
+        if j not in paired_new:
+            pending.append(_whole_section("added", section, j, phrases[1]))
+    for i, section in enumerate(old.sections):
+        if i not in pairs:
+            pending.append(_whole_section("removed", section, _anchor(i, pairs), phrases[0]))
+    pending.sort(key=lambda item: item.order)
+    for item in pending:
+        item.words_added = _count_words(item.redline, "+")
+        item.words_removed = _count_words(item.redline, "-")
+    return pending
+
+
+def _heading_edit(old: str, new: str) -> tuple[list[str], list[str]]:
+    old_words, new_words = Counter(old.split()), Counter(new.split())
+    return list((old_words - new_words).elements()), list((new_words - old_words).elements())
+
+
+def _anchor(old_index: int, pairs: dict[int, int]) -> float:
+    """Where a removed section sits in the new order: just after its nearest kept predecessor."""
+    for i in range(old_index - 1, -1, -1):
+        if i in pairs:
+            return pairs[i] + 0.5
+    return -0.5
+
+
+def _whole(tokens: Sequence[_Token], op: str) -> tuple[RedlineSegment, ...]:
+    text = "".join(t.text for t in tokens)
+    return (RedlineSegment(op, text),) if text else ()
+
+
+def _section_tokens(section: Section, phrases: Sequence[str]) -> tuple[_Token, ...]:
+    return tuple(t for b in section.blocks for t in _block_tokens(b, phrases))
+
+
+def _whole_section(status: str, section: Section, order: float, phrases: Sequence[str]) -> _Pending:
+    tokens = _section_tokens(section, phrases)
+    op = "+" if status == "added" else "-"
+    words = section.heading.split()
+    if status == "added":
+        edit = _Edit("words", (), tokens)
+        heading_removed, heading_added = [], words
+    else:
+        edit = _Edit("words", tokens, ())
+        heading_removed, heading_added = words, []
+    return _Pending(
+        status=status,
+        heading=section.label,
+        old_heading=None,
+        order=order,
+        redline=_whole(tokens, op),
+        edits=[edit] if tokens else [],
+        heading_removed=heading_removed,
+        heading_added=heading_added,
+    )
+
+
+def _count_words(redline: Sequence[RedlineSegment], op: str) -> int:
+    return sum(
+        sum(1 for word in segment.text.split() if not _is_link_text(word))
+        for segment in redline
+        if segment.op == op
+    )
+
+
+def _is_link_text(word: str) -> bool:
+    return word.startswith("<") and word.endswith(">") and "://" in word
+
+
+# ---------------------------------------------------------------------------------------------
+# Presentation
+
+STATUS_ORDER = ("modified", "added", "removed", "renamed", "moved")
+NAMES_IN_SUMMARY = 3
+
+
+def _date_label(date: DateChange) -> str:
+    label = "Last Updated" if date.field == "last_updated" else "Effective"
+    return f"{label} {date.old or 'none'} → {date.new or 'none'}"
+
+
+def _section_name(section: SectionChange) -> str:
+    return section.heading or "untitled part"
+
+
+def _summary(change: Change) -> str:
+    if not change.changed:
+        return "no change"
+    if change.date_only and change.date_changed:
+        return "date only: " + _date_label(change.date_changed)
+    parts = []
+    for status in STATUS_ORDER:
+        listed = [s for s in change.sections if s.status == status]
+        if not listed:
+            continue
+        noun = "section" if len(listed) == 1 else "sections"
+        part = f"{len(listed)} {noun} {status}" if not parts else f"{len(listed)} {status}"
+        named = [s for s in listed if s.material] or listed
+        names = ", ".join(_section_name(s) for s in named[:NAMES_IN_SUMMARY])
+        if len(named) > NAMES_IN_SUMMARY:
+            names += ", …"
+        parts.append(f"{part} ({names})")
+    text = ("material" if change.material else "minor") + " change: "
+    text += ", ".join(parts) if parts else "formatting only"
+    if change.date_changed:
+        text += " — " + _date_label(change.date_changed)
+    elif change.silent_change:
+        text += " — stated date not updated"
+    return text
+
+
+def redline_text(segments: Sequence[RedlineSegment], *, limit: int | None = None) -> str:
+    """`[-removed-]{+added+}` with kept text shortened to a few words around each edit.
+
+    With `limit` (characters), the text is cut at a word boundary and ends with a note of how
+    much was left out.
+    """
+    pieces: list[str] = []
+    for index, segment in enumerate(segments):
+        if segment.op == "=":
+            pieces.append(_context(segment.text, first=index == 0, last=index == len(segments) - 1))
+        else:
+            body = " ".join(segment.text.split())
+            pieces.append(f"[-{body}-]" if segment.op == "-" else f"{{+{body}+}}")
+            if index + 1 < len(segments) and segments[index + 1].op == "=":
+                pieces.append(" ")
+    full = _join_pieces(pieces)
+    if limit is None or len(full) <= limit:
+        return full
+    cut = full.rfind(" ", 0, limit + 1)
+    cut = cut if cut > limit // 2 else limit
+    shown = full[:cut].rstrip()
+    shown = _close_markers(shown)
+    return f"{shown} … ({len(full) - cut} more characters; see the full diff)"
+
+
+def _context(text: str, *, first: bool, last: bool) -> str:
+    words = text.split()
+    if first and last:
+        return ""
+    keep = CONTEXT_WORDS
+    if first:
+        return ("… " if len(words) > keep else "") + " ".join(words[-keep:]) + " "
+    if last:
+        return " ".join(words[:keep]) + (" …" if len(words) > keep else "")
+    if len(words) > 2 * keep:
+        return " ".join(words[:keep]) + " … " + " ".join(words[-keep:]) + " "
+    return " ".join(words) + " "
+
+
+def _join_pieces(pieces: Sequence[str]) -> str:
+    return re.sub(r" {2,}", " ", "".join(pieces)).strip()
+
+
+def _close_markers(text: str) -> str:
+    """Close a `[-` or `{+` that the cut left open."""
+    opened_removal = text.rfind("[-") > text.rfind("-]")
+    opened_addition = text.rfind("{+") > text.rfind("+}")
+    if opened_removal:
+        return text + "-]"
+    if opened_addition:
+        return text + "+}"
+    return text
+
+
+def format_report(change: Change) -> str:
+    """A readable multi-line report of a change (what `policywatch compare` prints)."""
+    lines = [change.summary]
+    if not change.changed:
+        return lines[0]
+    if change.date_changed:
+        lines.append("Stated date: " + _date_label(change.date_changed))
+    if change.silent_change:
+        lines.append("Silent change: the text changed materially but the stated date did not.")
+    if change.categories:
+        lines.append("Touches: " + ", ".join(change.categories))
+    lines.append(f"Words: +{change.words_added} / -{change.words_removed}")
+    for section in change.sections:
+        lines.append("")
+        title = f"[{section.status}] {_section_name(section)}"
+        if section.old_heading:
+            title += f" (was: {section.old_heading})"
+        title += " — " + ("material" if section.material else "minor")
+        if section.categories:
+            title += ": " + ", ".join(section.categories)
+        lines.append(title)
+        excerpt = redline_text(section.redline, limit=800)
+        if excerpt:
+            lines.append("    " + excerpt.replace("\n", "\n    "))
+    return "\n".join(lines)

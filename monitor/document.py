@@ -1,0 +1,194 @@
+"""The canonical document model: what a policy page says, free of the markup around it.
+
+A `Document` is the one value that crosses from fetching to everything after it (store,
+compare, notify, and one day a remote worker). It is immutable, serializable with
+`to_dict`/`from_dict`, and renders to one canonical Markdown-like text. Two pages that state
+the same policy text render byte-identical, whatever HTML surrounds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+BLOCK_KINDS = ("p", "li", "row", "pre")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph, list item, table row or preformatted block, as normalized text.
+
+    `links` holds the block's link targets apart from its words, so that a changed link is
+    a small change to the block, not a rewrite of its text.
+    """
+
+    text: str
+    kind: str = "p"
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and the blocks under it, up to the next heading.
+
+    `number` is the heading's numbering ("2.1", "IV", "A)") kept apart from its words, so that
+    renumbering does not look like a renamed section. The untitled part before the first
+    heading is a section with an empty heading and level 0.
+    """
+
+    heading: str
+    level: int
+    blocks: tuple[Block, ...] = ()
+    number: str = ""
+
+    @property
+    def label(self) -> str:
+        """The heading as a reader sees it, numbering included."""
+        return f"{self.number} {self.heading}".strip()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(block.text for block in self.blocks)
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date the document states about itself, and the phrase it was read from.
+
+    `value` is `YYYY-MM-DD`, or `YYYY-MM` when the page gives only a month. `source` says
+    where it came from: "text", or a fallback ("meta", "json-ld", "time").
+    """
+
+    value: str
+    phrase: str
+    source: str = "text"
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    sections: tuple[Section, ...]
+    language: str | None = None
+    last_updated: DateMention | None = None
+    effective: DateMention | None = None
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def text(self) -> str:
+        return render(self)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the comparison form of the text: equal exactly when the policy text is."""
+        return text_fingerprint(self.text)
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(block.text.split()) for s in self.sections for block in s.blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "language": self.language,
+            "last_updated": _mention_to_dict(self.last_updated),
+            "effective": _mention_to_dict(self.effective),
+            "warnings": list(self.warnings),
+            "sections": [
+                {
+                    "heading": s.heading,
+                    "number": s.number,
+                    "level": s.level,
+                    "blocks": [
+                        {"kind": b.kind, "text": b.text, "links": list(b.links)} for b in s.blocks
+                    ],
+                }
+                for s in self.sections
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        return cls(
+            title=data["title"],
+            language=data.get("language"),
+            last_updated=_mention_from_dict(data.get("last_updated")),
+            effective=_mention_from_dict(data.get("effective")),
+            warnings=tuple(data.get("warnings", ())),
+            sections=tuple(
+                Section(
+                    heading=s["heading"],
+                    number=s.get("number", ""),
+                    level=s["level"],
+                    blocks=tuple(
+                        Block(text=b["text"], kind=b.get("kind", "p"), links=tuple(b["links"]))
+                        for b in s["blocks"]
+                    ),
+                )
+                for s in data["sections"]
+            ),
+        )
+
+
+def _mention_to_dict(mention: DateMention | None) -> dict[str, str] | None:
+    if mention is None:
+        return None
+    return {"value": mention.value, "phrase": mention.phrase, "source": mention.source}
+
+
+def _mention_from_dict(data: dict[str, str] | None) -> DateMention | None:
+    return None if data is None else DateMention(**data)
+
+
+def render(document: Document) -> str:
+    """The canonical text: Markdown-like, one block per paragraph, links on their own line."""
+    parts: list[str] = []
+    if document.title:
+        parts.append(f"# {document.title}")
+    for section in document.sections:
+        if section.heading or section.number:
+            parts.append("#" * min(section.level + 1, 6) + " " + section.label)
+        for block in section.blocks:
+            parts.append(_render_block(block))
+    return "\n\n".join(parts) + "\n"
+
+
+def _render_block(block: Block) -> str:
+    if block.kind == "li":
+        line = f"- {block.text}"
+    elif block.kind == "row":
+        line = f"| {block.text} |"
+    else:
+        line = block.text
+    if block.links:
+        line += "\n" + "\n".join(f"  <{link}>" for link in block.links)
+    return line
+
+
+_QUOTE_AND_DASH_FOLDS = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u00b4": "'", "\u0060": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"', "\u2039": '"', "\u203a": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-", "\ufe58": "-", "\ufe63": "-", "\uff0d": "-",
+        "\u2026": "...",
+    }
+)  # fmt: skip
+
+
+def fold_for_comparison(text: str) -> str:
+    """Fold what readers do not see as a change: typographic quotes, dashes, ellipses.
+
+    `"` after a fold may sit beside a space that the original put inside guillemets
+    (« texte »), so spaces around quote marks are folded too.
+    """
+    folded = unicodedata.normalize("NFC", text).translate(_QUOTE_AND_DASH_FOLDS)
+    return re.sub(r'" | "', '"', folded)
+
+
+def text_fingerprint(text: str) -> str:
+    return hashlib.sha256(fold_for_comparison(text).encode("utf-8")).hexdigest()

@@ -1,0 +1,584 @@
+"""From a parsed HTML page to a flat sequence of normalized blocks.
+
+Three steps, each a general rule about web pages: strip what is not text a reader sees
+(`strip_furniture`), find the policy body when no selector is configured (`find_policy_body`),
+and walk the selected region in document order, turning it into headings, paragraphs, list
+items, table rows and preformatted blocks (`walk_blocks`). Inline markup never splits a block;
+block markup always does, so the same visible text gives the same blocks whatever the HTML.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from lxml import etree
+
+if TYPE_CHECKING:
+    from monitor.normalize import Marks
+
+HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "center", "dd",
+        "details", "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure",
+        "footer", "form", "header", "hgroup", "hr", "html", "legend", "li", "main", "menu",
+        "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th",
+        "thead", "tr", "ul",
+    }
+    | HEADING_TAGS
+)  # fmt: skip
+_ALWAYS_DROPPED_TAGS = frozenset(
+    {
+        "script", "style", "noscript", "template", "iframe", "svg", "canvas", "object",
+        "embed", "audio", "video", "img", "picture", "input", "select", "textarea", "link",
+        "meta", "head", "dialog", "map",
+    }
+)  # fmt: skip
+_FURNITURE_TAGS = frozenset({"nav", "aside", "form", "menu"})
+_FURNITURE_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",
+     "toolbar", "dialog", "alertdialog", "tablist"}
+)  # fmt: skip
+_CONSENT_MARKER = re.compile(
+    r"cookie|consent|gdpr|ccpa|onetrust|optanon|ot-sdk|didomi|cookiebot|cybot|usercentrics"
+    r"|truste|tarteaucitron|\bcmp\b|cc-window|cc-banner",
+    re.IGNORECASE,
+)
+_FURNITURE_MARKER = re.compile(
+    r"breadcrumb|lang(?:uage)?[-_]?(?:switch|select|picker|chooser|menu|dropdown|wrapper)"
+    r"|skip[-_]?(?:link|to|nav)|share[-_]?(?:bar|buttons|links)|social[-_]?(?:links|share|icons)"
+    r"|newsletter|app[-_]?(?:store|download|banner)|back[-_]?to[-_]?top",
+    re.IGNORECASE,
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_BOLD_STYLE = re.compile(r"font-weight\s*:\s*(?:bold|[6-9]00)", re.IGNORECASE)
+
+
+def _tag(element: etree._Element) -> str:
+    tag = element.tag
+    return tag.lower() if isinstance(tag, str) else ""
+
+
+def _markers(element: etree._Element) -> str:
+    return f"{element.get('id', '')} {element.get('class', '')} {element.get('aria-label', '')}"
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove an element and its subtree, keeping the text that follows it."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail
+    previous = element.getprevious()
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def _is_hidden(element: etree._Element) -> bool:
+    return (
+        element.get("hidden") is not None
+        or element.get("aria-hidden", "").strip().lower() == "true"
+        or bool(_HIDDEN_STYLE.search(element.get("style", "")))
+    )
+
+
+def _is_disclosure_toggle(element: etree._Element) -> bool:
+    """A button that opens a section (accordion): its words are the section's heading."""
+    return element.get("aria-expanded") is not None or element.get("aria-controls") is not None
+
+
+def _is_consent_banner(element: etree._Element) -> bool:
+    """A cookie/consent overlay: consent markers on a short, interactive or dialog element.
+
+    A cookie *policy* carries the same markers on its content, so length and interactivity
+    decide, not the class name alone.
+    """
+    if not _CONSENT_MARKER.search(_markers(element)):
+        return False
+    role = element.get("role", "").lower()
+    if role in ("dialog", "alertdialog") or element.get("aria-modal") == "true":
+        return True
+    if _tag(element) == "button":
+        return True
+    text_length = len("".join(element.itertext()))
+    interactive = element.find(".//button") is not None or element.find(".//input") is not None
+    return interactive and text_length < 3000
+
+
+def strip_furniture(root: etree._Element, *, auto: bool) -> None:
+    """Drop, in place, what is not policy text: code, hidden parts, widgets, consent banners.
+
+    With `auto` (no selector configured) the page's own furniture goes too: navigation, site
+    header and footer, sidebars, forms, breadcrumbs, language pickers.
+    """
+    doomed: list[etree._Element] = []
+    for element in root.iter():
+        tag = _tag(element)
+        if not tag:
+            if isinstance(element, etree._Comment | etree._ProcessingInstruction):
+                doomed.append(element)
+            continue
+        if tag in _ALWAYS_DROPPED_TAGS or _is_hidden(element) or _is_consent_banner(element):
+            doomed.append(element)
+        elif tag == "button" and not _is_disclosure_toggle(element):
+            doomed.append(element)
+        elif auto and _is_page_furniture(element, tag):
+            doomed.append(element)
+    for element in doomed:
+        _drop(element)
+
+
+def _is_page_furniture(element: etree._Element, tag: str) -> bool:
+    role = element.get("role", "").lower()
+    if tag in _FURNITURE_TAGS or role in _FURNITURE_ROLES:
+        return True
+    if tag in ("header", "footer"):
+        return not any(_tag(a) in ("main", "article") for a in element.iterancestors())
+    return bool(_FURNITURE_MARKER.search(_markers(element)))
+
+
+@dataclass
+class _TextStats:
+    text: int = 0
+    link: int = 0
+
+
+def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
+    """Characters of text and of link text under every element, in one pass."""
+    stats: dict[etree._Element, _TextStats] = {}
+    for element in _post_order(root):
+        own = _TextStats()
+        if element.text and _tag(element):
+            own.text += len(element.text.strip())
+        for child in element:
+            child_stats = stats.get(child)
+            if child_stats:
+                own.text += child_stats.text
+                own.link += child_stats.link
+            if child.tail:
+                own.text += len(child.tail.strip())
+        if _tag(element) == "a":
+            own.link = own.text
+        stats[element] = own
+    return stats
+
+
+def _post_order(root: etree._Element) -> list[etree._Element]:
+    order: list[etree._Element] = []
+    stack = [root]
+    while stack:
+        element = stack.pop()
+        order.append(element)
+        stack.extend(element)
+    order.reverse()
+    return order
+
+
+def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._Element | None:
+    """The element that holds the policy: the deepest one holding most of the page's prose.
+
+    Prose is text outside links. Descending from <body>, we keep the deepest element holding
+    `dominance` of the prose, then widen it to include the page's first <h1> so the title,
+    intro and date line above the body are not lost.
+    """
+    body = root.find("body")
+    if body is None:
+        body = root
+    stats = _text_stats(body)
+
+    def prose(element: etree._Element) -> int:
+        element_stats = stats.get(element)
+        return element_stats.text - element_stats.link if element_stats else 0
+
+    total = prose(body)
+    if total == 0:
+        return None
+    node = body
+    while True:
+        children = [child for child in node if _tag(child)]
+        best = max(children, key=prose, default=None)
+        if best is None or prose(best) < dominance * total:
+            break
+        node = best
+    heading = next((h for h in body.iter("h1") if "".join(h.itertext()).strip()), None)
+    if heading is not None and node is not body:
+        ancestors = set(heading.iterancestors())
+        while node not in ancestors and node is not body:
+            node = node.getparent()
+    return node
+
+
+_CHALLENGE_PHRASE = re.compile(
+    r"just a moment|checking (?:if the site connection is secure|your browser)"
+    r"|enable javascript and cookies|verify(?:ing)? (?:that )?you are (?:a )?human"
+    r"|are you a robot|not a robot|attention required|ddos protection|security check"
+    r"|captcha|access denied|request unsuccessful|pardon our interruption"
+    r"|un instant|einen moment",
+    re.IGNORECASE,
+)
+_CHALLENGE_MARKUP = re.compile(
+    r"captcha|challenge-platform|cf-chl|cf_chl|/cdn-cgi/challenge|cf-browser-verification",
+    re.IGNORECASE,
+)
+
+
+def is_challenge_page(root: etree._Element) -> bool:
+    """A bot-challenge or block interstitial: almost no text, and challenge words or markup."""
+    body = root.find("body")
+    words = 0
+    if body is not None:
+        for text in body.xpath(".//text()[not(ancestor::script or ancestor::style)]"):
+            words += len(text.split())
+    if words > 300:
+        return False
+    title = root.findtext(".//title") or ""
+    if _CHALLENGE_PHRASE.search(title):
+        return True
+    for meta in root.iter("meta"):
+        if meta.get("http-equiv", "").lower() == "refresh" and _CHALLENGE_MARKUP.search(
+            meta.get("content", "")
+        ):
+            return True
+    visible = " ".join(body.itertext()) if body is not None else ""
+    if _CHALLENGE_PHRASE.search(visible):
+        return True
+    markup = etree.tostring(root, encoding="unicode")
+    return bool(_CHALLENGE_MARKUP.search(markup)) and words < 100
+
+
+# --- text -------------------------------------------------------------------------------
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
+_SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+_EMAIL_PLACEHOLDER = re.compile(r"\[\s*email\s*protected\s*\]", re.IGNORECASE)
+EMAIL_TOKEN = "[email]"
+
+
+def clean_text(text: str) -> str:
+    """NFC, invisible characters removed, every run of white space one space, trimmed."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _SPACES.sub(" ", text).strip()
+    return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text)
+
+
+def decode_cfemail(hex_text: str) -> str | None:
+    """The address hidden by Cloudflare's e-mail obfuscation: hex bytes XOR the first byte."""
+    try:
+        data = bytes.fromhex(hex_text.strip())
+    except ValueError:
+        return None
+    if len(data) < 2:
+        return None
+    key = data[0]
+    try:
+        address = bytes(byte ^ key for byte in data[1:]).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return address if "@" in address else None
+
+
+_CF_PROTECTED = re.compile(r"/cdn-cgi/l/email-protection#([0-9a-f]+)", re.IGNORECASE)
+_TRACKING_PARAM = re.compile(
+    r"utm_\w*|gclid|gclsrc|dclid|fbclid|msclkid|yclid|igshid|twclid|mc_cid|mc_eid|_ga|_gl"
+    r"|_hs\w*|hsctatracking|__hs\w*|ver|v|cb|ts|timestamp|_|cachebuster|cache|rnd|random"
+    r"|sessionid|session_id|sid|phpsessid|jsessionid|ref_src|trk|tracking\w*|spm|scid",
+    re.IGNORECASE,
+)
+_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+_DROPPED_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
+
+
+def clean_link(href: str, base_url: str) -> str | None:
+    """An absolute link target without tracking, cache-busting or session parameters.
+
+    None for what is not a policy link: in-page anchors and script links.
+    """
+    href = _SPACES.sub("", href)
+    if not href or href.startswith("#") or href.lower().startswith(_DROPPED_SCHEMES):
+        return None
+    protected = _CF_PROTECTED.search(href)
+    if protected:
+        address = decode_cfemail(protected.group(1))
+        return f"mailto:{address}" if address else None
+    if "/cdn-cgi/l/email-protection" in href:
+        return None
+    if href.lower().startswith(("mailto:", "tel:")):
+        return href
+    try:
+        absolute = urljoin(base_url, href) if base_url else href
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if base_url and parts.fragment:
+        page = urlsplit(base_url)
+        if (parts.netloc, parts.path.rstrip("/")) == (page.netloc, page.path.rstrip("/")):
+            return None
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAM.fullmatch(key)
+    ]
+    path = _PATH_SESSION.sub("", parts.path)
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+
+
+# --- blocks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    """A block before sections exist; headings carry a `key` that ranks their level."""
+
+    kind: str  # "h", "p", "li", "row", "pre"
+    text: str
+    links: tuple[str, ...] = ()
+    key: tuple[int, int] = (0, 0)
+    tag: str = ""
+
+
+@dataclass
+class Walked:
+    blocks: list[RawBlock] = field(default_factory=list)
+    times: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Buffer:
+    pieces: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    bold_chars: int = 0
+    chars: int = 0
+
+    def add(self, text: str, *, bold: bool) -> None:
+        self.pieces.append(text)
+        visible = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
+        self.chars += visible
+        if bold:
+            self.bold_chars += visible
+
+
+_PSEUDO_HEADING_LEVEL = 7
+
+
+class _Walker:
+    """One pass over the tree, in document order, emitting blocks for selected text."""
+
+    def __init__(self, marks: Marks, removed: Marks, base_url: str):
+        self.marks = marks
+        self.removed = removed
+        self.base_url = base_url
+        self.blocks: list[RawBlock] = []
+        self.times: list[tuple[str, str]] = []
+        self.buffer = _Buffer()
+        self.inside = 0
+        self.in_range = 0
+        self.removing_range = 0
+        self.bold = 0
+        self.links: list[str] = []
+        self.contexts: list[tuple[str, str]] = []  # (kind, tag) of enclosing block contexts
+        self.cell: list[str] | None = None
+        self.row: list[str] | None = None
+        self.row_links: list[str] = []
+        self.data_tables: list[bool] = []
+
+    @property
+    def selected(self) -> bool:
+        return (self.inside > 0 or self.in_range > 0) and self.removing_range == 0
+
+    def text(self, text: str | None) -> None:
+        if not text or not self.selected:
+            return
+        if self.cell is not None:
+            self.cell.append(text)
+            self.row_links.extend(self.links)
+            return
+        self.buffer.add(text, bold=self.bold > 0)
+        self.buffer.links.extend(self.links)
+
+    def block_break(self) -> None:
+        if self.cell is not None:
+            self.cell.append(" ")
+        else:
+            self.flush()
+
+    def flush(self) -> None:
+        buffer, self.buffer = self.buffer, _Buffer()
+        text = clean_text("".join(buffer.pieces))
+        if not text:
+            return
+        links = tuple(dict.fromkeys(link for link in buffer.links if link))
+        kind, tag = self.contexts[-1] if self.contexts else ("p", "")
+        if kind == "pre":
+            text = "\n".join(
+                line.rstrip() for line in "".join(buffer.pieces).strip("\n").splitlines()
+            )
+            self.blocks.append(RawBlock("pre", text, links))
+        elif kind == "h":
+            level = int(tag[1]) if tag in HEADING_TAGS else _aria_level(tag)
+            self.blocks.append(RawBlock("h", text, links, key=(level, 0), tag=tag))
+        elif kind == "p" and _looks_like_heading(text, bold=buffer.bold_chars == buffer.chars):
+            depth = _numbering_depth(text)
+            self.blocks.append(RawBlock("h", text, links, key=(_PSEUDO_HEADING_LEVEL, depth)))
+        else:
+            self.blocks.append(RawBlock(kind, text, links))
+
+    def start(self, element: etree._Element, tag: str) -> bool:
+        """Open an element; False when its subtree is to be skipped."""
+        if element in self.removed.inside:
+            return False
+        cfemail = element.get("data-cfemail")
+        if cfemail is not None:
+            self.text(decode_cfemail(cfemail) or EMAIL_TOKEN)
+            return False
+        if element in self.removed.starts_before:
+            self.removing_range += 1
+        if element in self.removed.ends_before:
+            self.removing_range = max(0, self.removing_range - 1)
+        if element in self.marks.starts_before:
+            self.in_range += 1
+        if element in self.marks.ends_before:
+            self.in_range = max(0, self.in_range - 1)
+        if element in self.marks.inside:
+            self.inside += 1
+        if tag == "time" and self.selected:
+            self.times.append((clean_text("".join(element.itertext())), element.get("datetime", "")))
+        if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
+            self.bold += 1
+        if tag == "a" and element.get("href"):
+            link = clean_link(element.get("href", ""), self.base_url)
+            self.links.append(link or "")
+        self._open_block(element, tag)
+        self.text(element.text)
+        return True
+
+    def _open_block(self, element: etree._Element, tag: str) -> None:
+        role = element.get("role", "").lower()
+        if tag == "table":
+            self.block_break()
+            self.data_tables.append(_is_data_table(element))
+            return
+        in_data_table = bool(self.data_tables) and self.data_tables[-1]
+        if tag == "tr" and in_data_table and self.row is None:
+            self.flush()
+            self.row, self.row_links = [], []
+            return
+        if tag in ("td", "th") and self.row is not None and self.cell is None:
+            self.cell = []
+            return
+        if tag == "br" or tag == "hr" or tag in BLOCK_TAGS or role == "heading":
+            self.block_break()
+        if self.cell is not None:
+            return
+        if tag in HEADING_TAGS:
+            self.contexts.append(("h", tag))
+        elif role == "heading":
+            self.contexts.append(("h", f"aria{element.get('aria-level', '2')}"))
+        elif tag == "li":
+            self.contexts.append(("li", tag))
+        elif tag == "pre":
+            self.contexts.append(("pre", tag))
+
+    def end(self, element: etree._Element, tag: str) -> None:
+        self._close_block(element, tag)
+        if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
+            self.bold -= 1
+        if tag == "a" and element.get("href"):
+            self.links.pop()
+        if element in self.marks.inside:
+            self.inside -= 1
+        if element in self.marks.starts_after:
+            self.in_range += 1
+        if element in self.marks.ends_after:
+            self.in_range = max(0, self.in_range - 1)
+        if element in self.removed.starts_after:
+            self.removing_range += 1
+        if element in self.removed.ends_after:
+            self.removing_range = max(0, self.removing_range - 1)
+
+    def _close_block(self, element: etree._Element, tag: str) -> None:
+        if tag == "table":
+            self.block_break()
+            self.data_tables.pop()
+            return
+        if tag in ("td", "th") and self.cell is not None and self.row is not None:
+            self.row.append(clean_text("".join(self.cell)))
+            self.cell = None
+            return
+        if tag == "tr" and self.row is not None and self.cell is None:
+            row, self.row = self.row, None
+            if any(row):
+                links = tuple(dict.fromkeys(link for link in self.row_links if link))
+                self.blocks.append(RawBlock("row", " | ".join(row), links))
+            return
+        role = element.get("role", "").lower()
+        if tag in BLOCK_TAGS or role == "heading":
+            self.block_break()
+        if self.cell is None and (
+            tag in HEADING_TAGS or role == "heading" or tag in ("li", "pre")
+        ):
+            if self.contexts:
+                self.contexts.pop()
+
+
+def _aria_level(tag: str) -> int:
+    digits = tag.removeprefix("aria")
+    return int(digits) if digits.isdigit() and 1 <= int(digits) <= 6 else 2
+
+
+def _is_data_table(table: etree._Element) -> bool:
+    """A table of data, not of layout: some row has two cells, and no cell holds sections."""
+    rows = table.xpath("./tr | ./*/tr")
+    if not any(len(row.xpath("./td | ./th")) >= 2 for row in rows):
+        return False
+    return not table.xpath(".//td//h1|.//td//h2|.//td//h3|.//td//table|.//th//table")
+
+
+_HEADING_NUMBER = re.compile(
+    r"^(?:(?:article|art\.|section|chapter|clause|artikel|abschnitt|kapitel|chapitre)\s+\w+"
+    r"|\u00a7+\s*\d+|\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.)\s+\S",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_heading(text: str, *, bold: bool) -> bool:
+    """A paragraph acting as a heading: short, bold-only or numbered, no closing punctuation."""
+    if len(text) > 120 or text[-1] in ".,;!?" or len(text.split()) > 14:
+        return False
+    if bold:
+        return any(char.isalpha() for char in text)
+    return bool(_HEADING_NUMBER.match(text)) and text[-1] != ":" and len(text.split()) <= 10
+
+
+def _numbering_depth(text: str) -> int:
+    match = re.match(r"\s*(\d{1,3}(?:\.\d{1,3})*)", text)
+    return len(re.findall(r"\d+", match.group(1))) if match else 0
+
+
+def walk_blocks(
+    root: etree._Element, *, marks: Marks, removed: Marks, base_url: str
+) -> Walked:
+    """The blocks of the selected region (`marks`) minus `removed`, in document order."""
+    walker = _Walker(marks, removed, base_url)
+    stack: list[tuple[etree._Element, bool]] = [(root, False)]
+    while stack:
+        element, closing = stack.pop()
+        tag = _tag(element)
+        if closing:
+            walker.end(element, tag)
+            walker.text(element.tail)
+            continue
+        if not tag or not walker.start(element, tag):
+            walker.text(element.tail)
+            continue
+        stack.append((element, True))
+        stack.extend((child, False) for child in reversed(element))
+    walker.flush()
+    return Walked(blocks=walker.blocks, times=tuple(walker.times))

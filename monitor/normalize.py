@@ -1,0 +1,505 @@
+"""Page bytes in, canonical `Document` out.
+
+`normalize` decodes the page (HTML in any encoding, plain text, PDF), resolves the configured
+selection (CSS, XPath, ranges between marks) or finds the policy body itself, and turns the
+selected region into titled, levelled sections of normalized blocks. It never returns an empty
+document: a selector that matches nothing, a bot-challenge page, binary content or a page with
+no text raise `ExtractionError` instead, so that no empty version is ever stored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cssselect import GenericTranslator, SelectorError
+from lxml import etree, html
+
+from monitor.dates import PageHints, document_dates, guess_language
+from monitor.document import Block, Document, Section
+from monitor.extract import (
+    RawBlock,
+    clean_text,
+    find_policy_body,
+    is_challenge_page,
+    strip_furniture,
+    walk_blocks,
+)
+from monitor.plaintext import pdf_text, plain_text_blocks
+
+EXTRACTION_ERROR_KINDS = ("selector-miss", "invalid-selector", "empty", "challenge", "binary")
+EXTRACTION_ERROR_KINDS += ("unsupported",)
+
+
+class ExtractionError(ValueError):
+    """The page gave no policy text; `kind` says why, `str(err)` says it to a human."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Range:
+    """The part of a page between two marks, each given by a CSS selector."""
+
+    start_before: str | None = None
+    start_after: str | None = None
+    end_before: str | None = None
+    end_after: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, str]) -> Range:
+        def pick(snake: str, camel: str) -> str | None:
+            return data.get(snake, data.get(camel))
+
+        return cls(
+            start_before=pick("start_before", "startBefore"),
+            start_after=pick("start_after", "startAfter"),
+            end_before=pick("end_before", "endBefore"),
+            end_after=pick("end_after", "endAfter"),
+        )
+
+    @property
+    def start(self) -> str | None:
+        return self.start_before or self.start_after
+
+    @property
+    def end(self) -> str | None:
+        return self.end_before or self.end_after
+
+    def __str__(self) -> str:
+        start = f"before {self.start_before!r}" if self.start_before else f"after {self.start_after!r}"
+        end = f"before {self.end_before!r}" if self.end_before else f"after {self.end_after!r}"
+        return f"range from {start} to {end}"
+
+
+Selector = str | Range
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to keep of a page (`select`, a union in document order) and what to drop."""
+
+    select: tuple[Selector, ...] = ()
+    remove: tuple[Selector, ...] = ()
+
+    @classmethod
+    def from_config(cls, select: object, remove: object) -> Selection:
+        return cls(select=_selectors_from_config(select), remove=_selectors_from_config(remove))
+
+
+def _selectors_from_config(value: object) -> tuple[Selector, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | Range):
+        return (value,)
+    if isinstance(value, Mapping):
+        return (Range.from_mapping(value),)
+    if isinstance(value, Iterable):
+        return tuple(item for part in value for item in _selectors_from_config(part))
+    raise ExtractionError("invalid-selector", f"selector {value!r} is neither text nor a range")
+
+
+def is_xpath(selector: str) -> bool:
+    return selector.lstrip().startswith(("/", "("))
+
+
+_CSS_TRANSLATOR = GenericTranslator()
+
+
+def _compile(selector: str) -> etree.XPath:
+    try:
+        if is_xpath(selector):
+            return etree.XPath(selector)
+        return etree.XPath(_CSS_TRANSLATOR.css_to_xpath(selector))
+    except (SelectorError, etree.XPathError) as err:
+        language = "XPath" if is_xpath(selector) else "CSS"
+        raise ExtractionError(
+            "invalid-selector", f"selector {selector!r} is not valid {language}: {err}"
+        ) from err
+
+
+def validate_selector(selector: str | Range) -> None:
+    """Raise ExtractionError("invalid-selector") for a malformed CSS/XPath selector or range."""
+    if isinstance(selector, Range):
+        if not selector.start or not selector.end:
+            raise ExtractionError("invalid-selector", f"{selector} needs a start and an end mark")
+        _compile(selector.start)
+        _compile(selector.end)
+        return
+    if not selector.strip():
+        raise ExtractionError("invalid-selector", "empty selector")
+    _compile(selector)
+
+
+def _matches(root: etree._Element, selector: str) -> list[etree._Element]:
+    found = _compile(selector)(root)
+    if not isinstance(found, list):
+        return []
+    return [item for item in found if isinstance(item, etree._Element)]
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Elements where selection starts or stops, handed to the block walker."""
+
+    inside: frozenset[etree._Element] = frozenset()
+    starts_before: frozenset[etree._Element] = frozenset()
+    starts_after: frozenset[etree._Element] = frozenset()
+    ends_before: frozenset[etree._Element] = frozenset()
+    ends_after: frozenset[etree._Element] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.inside or self.starts_before or self.starts_after)
+
+
+def _resolve(root: etree._Element, selectors: Sequence[Selector]) -> tuple[Marks, list[str]]:
+    """The marks of every selector, and the selectors that matched nothing."""
+    inside: set[etree._Element] = set()
+    marks: dict[str, set[etree._Element]] = {
+        "starts_before": set(),
+        "starts_after": set(),
+        "ends_before": set(),
+        "ends_after": set(),
+    }
+    missing: list[str] = []
+    for selector in selectors:
+        if isinstance(selector, str):
+            found = _matches(root, selector)
+            if not found:
+                missing.append(repr(selector))
+            inside.update(found)
+            continue
+        validate_selector(selector)
+        start = _matches(root, selector.start or "")
+        end = _matches(root, selector.end or "")
+        if not start or not end:
+            missing.append(str(selector))
+            continue
+        marks["starts_before" if selector.start_before else "starts_after"].add(start[0])
+        marks["ends_before" if selector.end_before else "ends_after"].add(end[0])
+    return Marks(inside=frozenset(inside), **{k: frozenset(v) for k, v in marks.items()}), missing
+
+
+def normalize(
+    body: bytes,
+    *,
+    content_type: str | None = None,
+    url: str = "",
+    selection: Selection = Selection(),
+    default_language: str | None = None,
+    default_day_first: bool | None = None,
+) -> Document:
+    """The canonical Document of a page; raises ExtractionError when it gives no policy text."""
+    kind = sniff_content_kind(body, content_type)
+    if kind == "binary":
+        raise ExtractionError("binary", f"content of type {content_type or 'unknown'} is binary")
+    if kind == "pdf":
+        text = pdf_text(body)
+        if text is None:
+            raise ExtractionError("unsupported", "PDF pages need the pypdf package")
+        kind, body, content_type = "text", text.encode("utf-8"), "text/plain; charset=utf-8"
+    text = decode(body, content_type)
+    if kind == "text":
+        raw_blocks = plain_text_blocks(text)
+        title = ""
+        if raw_blocks and raw_blocks[0].kind == "h" and not split_numbering(raw_blocks[0].text)[0]:
+            title, raw_blocks = raw_blocks[0].text, raw_blocks[1:]
+        return _assemble(
+            raw_blocks,
+            title=title,
+            hints=PageHints(),
+            default_language=default_language,
+            default_day_first=default_day_first,
+        )
+    return _normalize_html(
+        text,
+        url=url,
+        selection=selection,
+        default_language=default_language,
+        default_day_first=default_day_first,
+    )
+
+
+def _normalize_html(
+    text: str,
+    *,
+    url: str,
+    selection: Selection,
+    default_language: str | None,
+    default_day_first: bool | None,
+) -> Document:
+    root = _parse_html(text)
+    if is_challenge_page(root):
+        raise ExtractionError(
+            "challenge", "the site served a bot-challenge page instead of the policy"
+        )
+    hints = _page_hints(root)
+    page_title = _clean_page_title(root.findtext(".//title") or "")
+    remove, _ = _resolve(root, selection.remove)
+    strip_furniture(root, auto=not selection.select)
+    if selection.select:
+        marks, missing = _resolve(root, selection.select)
+        if marks.empty:
+            raise ExtractionError(
+                "selector-miss",
+                f"selector {', '.join(missing)} matched nothing (the page may have been redesigned)",
+            )
+        warnings = tuple(f"selector {name} matched nothing" for name in missing)
+    else:
+        body = find_policy_body(root)
+        if body is None:
+            raise ExtractionError("empty", "the page has no text")
+        marks, warnings = Marks(inside=frozenset([body])), ()
+    walked = walk_blocks(root, marks=marks, removed=remove, base_url=url)
+    hints = PageHints(html_lang=hints.html_lang, modified=hints.modified, times=walked.times)
+    raw_blocks = walked.blocks
+    title = page_title
+    for index, raw in enumerate(raw_blocks):
+        if raw.kind == "h" and raw.tag == "h1":
+            title = raw.text
+            raw_blocks = raw_blocks[:index] + raw_blocks[index + 1 :]
+            break
+    if not any(raw.text for raw in raw_blocks if raw.kind != "h"):
+        raise ExtractionError("empty", "no policy text was found on the page")
+    return _assemble(
+        raw_blocks,
+        title=title,
+        hints=hints,
+        default_language=default_language,
+        default_day_first=default_day_first,
+        warnings=warnings,
+    )
+
+
+def _parse_html(text: str) -> etree._Element:
+    text = _XML_DECLARATION.sub("", text, count=1)
+    try:
+        return html.document_fromstring(text)
+    except etree.ParserError as err:
+        raise ExtractionError("empty", "the page has no content") from err
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+_MODIFIED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "last-modified",
+    "dcterms.modified",
+    "dc.date.modified",
+    "datemodified",
+    "revised",
+)
+
+
+def _page_hints(root: etree._Element) -> PageHints:
+    lang = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    modified: list[tuple[str, str]] = []
+    for meta in root.iter("meta"):
+        name = (meta.get("property") or meta.get("name") or meta.get("http-equiv") or "").lower()
+        name = name or (meta.get("itemprop") or "").lower()
+        content = meta.get("content")
+        if content and name in _MODIFIED_META:
+            modified.append(("meta", content.strip()))
+    for script in root.iter("script"):
+        if (script.get("type") or "").lower() == "application/ld+json" and script.text:
+            modified.extend(("json-ld", value) for value in _json_ld_modified(script.text))
+    return PageHints(html_lang=lang.strip() if lang else None, modified=tuple(modified))
+
+
+def _json_ld_modified(source: str) -> list[str]:
+    try:
+        data = json.loads(source)
+    except ValueError:
+        return []
+    found: list[str] = []
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            value = item.get("dateModified")
+            if isinstance(value, str):
+                found.append(value.strip())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return found
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-\u2013\u2014\u00b7:]{1,2}\s+")
+
+
+def _clean_page_title(raw: str) -> str:
+    """The `<title>` without the site name around it: its longest separated part."""
+    parts = [part for part in _TITLE_SEPARATORS.split(clean_text(raw)) if part]
+    return max(parts, key=len, default="")
+
+
+_NUMBERING = re.compile(
+    r"""^(?P<number>
+        (?:(?:article|art\.|section|sec\.|chapter|clause|part|annex|appendix|schedule
+            |artikel|abschnitt|kapitel|teil|anhang|ziffer|chapitre|partie|annexe|titre)
+           \s+(?:\d{1,3}[a-z]?(?:\.\d{1,3})*|[IVXLC]{1,6})\.?)
+      | \u00a7{1,2}\s*\d{1,3}[a-z]?(?:\.\d{1,3})*\.?
+      | \d{1,3}(?:\.\d{1,3})*(?:\.|\))?
+      | [IVXLC]{1,6}[.)]
+      | [A-Z][.)]
+      | \((?:\d{1,3}|[a-z]|[ivx]{1,4})\)
+    )
+    (?:\s*[-\u2013\u2014:.)]\s+|\s+|$)
+    (?P<rest>.*)$""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+
+
+def split_numbering(heading: str) -> tuple[str, str]:
+    """("2.1", "Personal Information") from "2.1 Personal Information"; ("", text) if none."""
+    match = _NUMBERING.match(heading)
+    if not match:
+        return "", heading
+    number, rest = match["number"], match["rest"].strip()
+    if number[0].isalpha() and number[-1] not in ".)" and not rest and len(number) < 3:
+        return "", heading
+    if re.fullmatch(r"[A-Z][.)]?", number) and rest[:1].islower():
+        return "", heading
+    return number.rstrip(".").rstrip() if number.endswith(".") else number, rest
+
+
+def numbering_depth(number: str) -> int:
+    digits = re.findall(r"\d+", number)
+    return max(1, len(digits))
+
+
+def _assemble(
+    raw_blocks: Sequence[RawBlock],
+    *,
+    title: str,
+    hints: PageHints,
+    default_language: str | None,
+    default_day_first: bool | None,
+    warnings: tuple[str, ...] = (),
+) -> Document:
+    """Sections from the flat block sequence; levels are the ranks of the heading keys used."""
+    ranks = {key: rank for rank, key in enumerate(sorted({r.key for r in raw_blocks if r.kind == "h"}), 1)}
+    sections: list[Section] = []
+    heading, number, level = "", "", 0
+    blocks: list[Block] = []
+    lines: list[str] = [title] if title else []
+
+    def close() -> None:
+        if blocks or heading or number:
+            sections.append(Section(heading=heading, level=level, blocks=tuple(blocks), number=number))
+
+    for raw in raw_blocks:
+        lines.append(raw.text)
+        if raw.kind == "h":
+            close()
+            number, heading = split_numbering(raw.text)
+            level, blocks = ranks[raw.key], []
+        else:
+            blocks.append(Block(text=raw.text, kind=raw.kind, links=raw.links))
+    close()
+    if not any(section.blocks for section in sections):
+        raise ExtractionError("empty", "no policy text was found on the page")
+    full_text = "\n".join(lines)
+    language = _primary_subtag(hints.html_lang) or guess_language(full_text) or default_language
+    last_updated, effective = document_dates(
+        lines, language=language, hints=hints, default_day_first=default_day_first
+    )
+    return Document(
+        title=title,
+        sections=tuple(sections),
+        language=language,
+        last_updated=last_updated,
+        effective=effective,
+        warnings=warnings,
+    )
+
+
+def _primary_subtag(lang: str | None) -> str | None:
+    if not lang:
+        return None
+    primary = re.split(r"[-_]", lang.strip())[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
+
+
+def sniff_content_kind(body: bytes, content_type: str | None) -> str:
+    """"html", "text", "pdf" or "binary", from the declared type and the bytes themselves."""
+    head = body[:2048]
+    if head.lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if _looks_binary(head):
+        return "binary"
+    if declared == "text/plain":
+        return "text"
+    if declared in ("text/html", "application/xhtml+xml") or re.search(
+        rb"<(?:!doctype\s+html|html|head|body|meta|title|div|p)[\s>]", head, re.IGNORECASE
+    ):
+        return "html"
+    if declared and not declared.startswith("text/") and not declared.endswith("xml"):
+        return "binary"
+    return "text"
+
+
+def _looks_binary(head: bytes) -> bool:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    return b"\x00" in head
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+
+
+def decode(body: bytes, content_type: str | None) -> str:
+    """Text of the page: HTTP charset, BOM, <meta charset>, then UTF-8, falling back to cp1252."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, errors="replace")
+    declared = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type or "", re.IGNORECASE)
+    meta = _META_CHARSET.search(body[:4096])
+    for candidate in (
+        declared.group(1) if declared else None,
+        meta.group(1).decode("ascii") if meta else None,
+    ):
+        encoding = _known_encoding(candidate)
+        if encoding:
+            try:
+                return body.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
+
+
+def _known_encoding(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        encoding = codecs.lookup(name).name
+    except LookupError:
+        return None
+    # Browsers read latin-1 and ascii labels as windows-1252; so do we.
+    return "cp1252" if encoding in ("latin-1", "iso8859-1", "ascii") else encoding
+
+
+__all__ = [
+    "ExtractionError",
+    "Range",
+    "Selection",
+    "normalize",
+    "split_numbering",
+    "validate_selector",
+]

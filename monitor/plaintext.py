@@ -1,0 +1,124 @@
+"""Plain-text and PDF policies to blocks: headings read from the shape of the lines.
+
+A plain-text policy has no markup, so headings are recognized by what they look like:
+numbered lines ("1. Introduction", "2.1 Personal Information", "Article 3 - Fees") and loose
+headings (a short line without closing punctuation, in Title Case or CAPITALS, ending with ":"
+or "?", or standing alone, that introduces a paragraph). Bullet lines become list items.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from monitor.extract import RawBlock, clean_text
+
+_BULLET = re.compile(r"^\s*(?:[\u2022\u25e6\u25aa\u25cf\u2023\u00b7*+\-\u2013\u2014])\s+(?P<rest>\S.*)$")
+_NUMBERED_HEADING = re.compile(
+    r"^(?:(?:article|section|chapter|artikel|abschnitt|chapitre)\s+\w+\b\.?"
+    r"|\u00a7+\s*\d+|(?P<digits>\d{1,3}(?:\.\d{1,3})*)\.?|[IVXLC]{1,6}\.)"
+    r"\s*[-\u2013\u2014:.)]?\s+(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+_LOOSE_HEADING_KEY = (10, 0)
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
+
+
+def _numbered_heading_key(line: str) -> tuple[int, int] | None:
+    match = _NUMBERED_HEADING.match(line)
+    if not match or len(line.split()) > 12 or line[-1] in ".,;!":
+        return None
+    if not match["rest"][:1].isupper():
+        return None
+    depth = len(match["digits"].split(".")) if match["digits"] else 1
+    return (depth, 0)
+
+
+def _is_paragraph(line: str) -> bool:
+    return len(line.split()) >= 10 or line.rstrip()[-1:] in ".!;"
+
+
+def _is_title_case(line: str) -> bool:
+    words = [word for word in re.findall(r"[^\W\d_][\w'-]*", line) if len(word) >= 4]
+    if not words:
+        return False
+    return sum(word[0].isupper() for word in words) >= 0.6 * len(words)
+
+
+def _is_loose_heading(line: str, *, alone: bool, next_line: str | None) -> bool:
+    if next_line is None or not _is_paragraph(next_line) or _BULLET.match(next_line):
+        return False
+    if len(line.split()) > 8 or len(line) > 80 or line[-1] in ".,;!)" or _BULLET.match(line):
+        return False
+    letters = [char for char in line if char.isalpha()]
+    if not letters:
+        return False
+    shouted = all(char.isupper() for char in letters)
+    return shouted or _is_title_case(line) or line[-1] in ":?" or alone
+
+
+def _is_hard_wrapped(lines: list[str]) -> bool:
+    """Lines broken at a fixed width (as in e-mails and PDFs) rather than one per paragraph."""
+    long_lines = [line for line in lines if len(line) > 50]
+    if len(long_lines) < 5:
+        return False
+    return max(len(line) for line in long_lines) <= 100
+
+
+def plain_text_blocks(text: str) -> list[RawBlock]:
+    """The blocks of a plain-text policy; its first line is a heading when it looks like one."""
+    lines = [clean_text(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    wrapped = _is_hard_wrapped(lines)
+    blocks: list[RawBlock] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            blocks.append(RawBlock("p", " ".join(paragraph)))
+            paragraph.clear()
+
+    for index, line in enumerate(lines):
+        if not line:
+            flush()
+            continue
+        following = next((later for later in lines[index + 1 :] if later), None)
+        alone = (index == 0 or not lines[index - 1]) and (
+            index + 1 == len(lines) or not lines[index + 1]
+        )
+        key = _numbered_heading_key(line)
+        if key is None and _is_loose_heading(line, alone=alone, next_line=following):
+            key = _LOOSE_HEADING_KEY
+        if key is None and not blocks and not paragraph and alone and len(line.split()) <= 8:
+            key = _LOOSE_HEADING_KEY
+        bullet = _BULLET.match(line)
+        if key is not None:
+            flush()
+            blocks.append(RawBlock("h", line, key=key))
+        elif bullet:
+            flush()
+            blocks.append(RawBlock("li", bullet["rest"]))
+        elif wrapped:
+            paragraph.append(line)
+        else:
+            blocks.append(RawBlock("p", line))
+    flush()
+    return blocks
+
+
+def pdf_text(body: bytes) -> str | None:
+    """The text of a PDF, page by page, without page numbers; None without pypdf."""
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PyPdfError
+    except ImportError:
+        return None
+    try:
+        reader = PdfReader(io.BytesIO(body))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, OSError):
+        return ""
+    kept = [
+        "\n".join(line for line in page.splitlines() if not _PAGE_NUMBER.match(line.strip()))
+        for page in pages
+    ]
+    return "\n\n".join(kept)
