@@ -122,9 +122,7 @@ def test_failed_target_exits_1_and_others_are_still_stored(tmp_path, page_server
     }
 
 
-def test_selector_that_matches_nothing_fails_the_fetch_and_stores_no_version(
-    tmp_path, page_server
-):
+def test_selector_that_matches_nothing_fails_the_fetch_and_stores_no_version(tmp_path, page_server):
     url = page_server.set("/privacy", seed_page())
     config = write_config(tmp_path, [("x", url)], [])
     config.write_text(config.read_text() + 'select = [".policy-body"]\n')

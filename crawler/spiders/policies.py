@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,13 @@ from monitor.config import Config, load_config
 from monitor.store import utcnow
 from monitor.watch import FetchedPage
 
+# A failed fetch is reported once per target, by the crawl summary and the store; Scrapy's own
+# tracebacks for the same failure (robots.txt download, retries given up) would only repeat it.
+REPEATED_FAILURE_LOGGERS = (
+    "scrapy.downloadermiddlewares.robotstxt",
+    "scrapy.downloadermiddlewares.retry",
+)
+
 
 class PoliciesSpider(scrapy.Spider):
     name = "policies"
@@ -23,6 +31,8 @@ class PoliciesSpider(scrapy.Spider):
         """`config` is a Config or a path (`-a config=PATH`); `targets` names some targets
         (a list, or comma-separated with `-a targets=A,B`)."""
         super().__init__(**kwargs)
+        for name in REPEATED_FAILURE_LOGGERS:  # set here: Scrapy's logging setup resets them
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         self.config = config if isinstance(config, Config) else load_config(config)
         names = targets.split(",") if isinstance(targets, str) else targets
         self.targets = self.config.pick([n for n in names if n])
