@@ -26,7 +26,6 @@ from monitor.document import Block, DateMention, Document, Section
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "policy-corpus"
-TIMING_RUNS = 5
 
 _ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
@@ -147,11 +146,34 @@ def sections_line(change: Change) -> str:
     return "; ".join(parts[:8]) + (f"; … {len(parts) - 8} more" if len(parts) > 8 else "")
 
 
+def report_noise(corpus: Path, manifest: list, source: str, dates: dict, *, verbose: bool) -> None:
+    """Noise pairs should compare unchanged; a changed one should at least be minor."""
+    outcome: Counter[str] = Counter()
+    for doc in manifest:
+        for pair in doc["pairs"]:
+            if pair["label"] != "noise":
+                continue
+            try:
+                old, new = load_pair(corpus, doc, pair["before"], pair["after"], source, dates)
+            except Exception:  # noqa: BLE001 - counted as not extracted
+                outcome["not extracted"] += 1
+                continue
+            change = compare(old, new)
+            kind = "material" if change.material else "minor" if change.changed else "unchanged"
+            outcome[kind] += 1
+            if verbose and kind == "material":
+                print(f"  noise {doc['id']}/{pair['before']}..{pair['after']}: {change.summary}")
+    print("noise pairs:", ", ".join(f"{kind} {n}" for kind, n in outcome.most_common()))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--source", choices=("html", "md"), default="html")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--noise", action="store_true", help="also compare the noise pairs (text unchanged)"
+    )
     args = parser.parse_args()
     corpus: Path = args.corpus
     manifest = json.loads((corpus / "manifest.json").read_text())
@@ -172,11 +194,9 @@ def main() -> int:
         except Exception as error:  # noqa: BLE001 - ExtractionError and friends: count and go on
             skipped.append(f"{key}: {type(error).__name__}: {error}")
             continue
+        start = time.perf_counter()
         change = compare(old, new)
-        for _ in range(TIMING_RUNS):
-            start = time.perf_counter()
-            compare(old, new)
-            timings.append(time.perf_counter() - start)
+        timings.append(time.perf_counter() - start)
         ours = "material" if change.material else "minor"
         if not change.changed:
             unchanged.append(key)
@@ -197,15 +217,16 @@ def main() -> int:
     print(f"agreement: {agree}/{total} = {agree / max(total, 1):.1%}")
     print("confusion (rows: label, columns: ours)   material   minor")
     for row in ("material", "minor"):
-        print(
-            f"  {row:<38}{confusion[(row, 'material')]:>9}{confusion[(row, 'minor')]:>8}"
-        )
+        print(f"  {row:<38}{confusion[(row, 'material')]:>9}{confusion[(row, 'minor')]:>8}")
     print("categories:", ", ".join(f"{c} {n}" for c, n in categories.most_common()))
+    if args.noise:
+        report_noise(corpus, manifest, args.source, dates, verbose=args.verbose)
     if timings:
         timings.sort()
         p95 = timings[min(len(timings) - 1, int(0.95 * len(timings)))]
+        median = statistics.median(timings)
         print(
-            f"compare time over {len(timings)} runs: median {statistics.median(timings) * 1000:.1f} ms,"
+            f"compare time over {len(timings)} pairs: median {median * 1000:.1f} ms,"
             f" p95 {p95 * 1000:.1f} ms"
         )
     return 0

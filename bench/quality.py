@@ -48,12 +48,37 @@ def _load(corpus: Path, name: str) -> dict:
 
 
 def _short_diff(before: str, after: str, limit: int = 24) -> str:
-    lines = list(
-        difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-    )[2:]
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0))[
+        2:
+    ]
     shown = [line[:160] for line in lines if not line.startswith("@@")][:limit]
     more = len(lines) - len(shown)
-    return "\n".join(f"      {line}" for line in shown) + (f"\n      … {more} more" if more > 0 else "")
+    return "\n".join(f"      {line}" for line in shown) + (
+        f"\n      … {more} more" if more > 0 else ""
+    )
+
+
+@dataclass
+class Pages:
+    """Each snapshot of one document normalized once, timed into its tally."""
+
+    corpus: Path
+    entry: dict
+    selection: Selection
+    tally: Tally
+    cache: dict[str, Document | ExtractionError] = field(default_factory=dict)
+
+    def __call__(self, snap: str) -> Document | ExtractionError:
+        if snap not in self.cache:
+            body = (self.corpus / self.entry["id"] / f"{snap}.html").read_bytes()
+            started = time.perf_counter()
+            try:
+                self.cache[snap] = normalize(body, url=self.entry["url"], selection=self.selection)
+            except ExtractionError as err:
+                self.cache[snap] = err
+            self.tally.seconds += time.perf_counter() - started
+            self.tally.pages += 1
+        return self.cache[snap]
 
 
 def run(corpus: Path, *, verbose: bool, only: str) -> list[Tally]:
@@ -66,22 +91,9 @@ def run(corpus: Path, *, verbose: bool, only: str) -> list[Tally]:
             continue
         selections = (Selection.from_config(entry["select"], entry["remove"]), Selection())
         for tally, selection in zip(tallies, selections, strict=True):
-            cache: dict[str, Document | ExtractionError] = {}
-
-            def page(snap: str, tally: Tally = tally, selection: Selection = selection, cache=cache):
-                if snap not in cache:
-                    body = (corpus / entry["id"] / f"{snap}.html").read_bytes()
-                    started = time.perf_counter()
-                    try:
-                        cache[snap] = normalize(body, url=entry["url"], selection=selection)
-                    except ExtractionError as err:
-                        cache[snap] = err
-                    tally.seconds += time.perf_counter() - started
-                    tally.pages += 1
-                return cache[snap]
-
+            pages = Pages(corpus, entry, selection, tally)
             for pair in entry["pairs"]:
-                _count(tally, entry, pair, page, materiality, misses, verbose)
+                _count(tally, entry, pair, pages, materiality, misses, verbose)
     return tallies
 
 
@@ -143,7 +155,8 @@ def main() -> None:
         print(f"  material changes found:          {tally.material_found}/{tally.material}")
         print(f"  noise alerts:                    {tally.noise_alerts}/{tally.noise}")
         if tally.misses:
-            print(f"  selector misses reported:        {tally.misses_flagged}/{tally.misses}")
+            flagged = f"{tally.misses_flagged}/{tally.misses}"
+            print(f"  selector misses raised:          {flagged} (selector-miss or challenge)")
         print(f"  extraction errors:               {len(tally.errors)}")
         print(f"  time per page:                   {per_page:.1f} ms ({tally.pages} pages)")
         for line in tally.errors:

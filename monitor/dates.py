@@ -188,22 +188,39 @@ def parse_date(text: str, *, language: str | None, day_first: bool | None) -> st
 
 # --- languages ---------------------------------------------------------------------------
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and of to is are we you your our this that with for be by or it "
-                    "will may which from have has not any".split()),
-    "fr": frozenset("le la les des et est vous nous votre vos une du dans pour sur par "
-                    "qui que pas aux ces cette sont avec".split()),
-    "de": frozenset("der die das und ist sie wir ihre ihr nicht mit von zu den dem auf "
-                    "eine ein des werden sind oder wenn auch".split()),
-    "es": frozenset("el la los las y es usted nosotros su sus una del en para por que "
-                    "con se al como nuestro esta".split()),
-    "it": frozenset("il lo la gli le e di che per una sono con del della delle dei "
-                    "nostro nostri questo questa non".split()),
-    "nl": frozenset("de het een en van is je jij wij we uw ons onze niet met voor op "
-                    "die dat deze worden zijn".split()),
-    "pt": frozenset("o os a as e de do da dos das um uma voce nos seu sua para com "
-                    "nao que por em esta".split()),
-}  # fmt: skip
+    "en": _words(
+        "the and of to is are we you your our this that with for be by or it "
+        "will may which from have has not any"
+    ),
+    "fr": _words(
+        "le la les des et est vous nous votre vos une du dans pour sur par "
+        "qui que pas aux ces cette sont avec"
+    ),
+    "de": _words(
+        "der die das und ist sie wir ihre ihr nicht mit von zu den dem auf "
+        "eine ein des werden sind oder wenn auch"
+    ),
+    "es": _words(
+        "el la los las y es usted nosotros su sus una del en para por que "
+        "con se al como nuestro esta"
+    ),
+    "it": _words(
+        "il lo la gli le e di che per una sono con del della delle dei "
+        "nostro nostri questo questa non"
+    ),
+    "nl": _words(
+        "de het een en van is je jij wij we uw ons onze niet met voor op die dat deze worden zijn"
+    ),
+    "pt": _words(
+        "o os a as e de do da dos das um uma voce nos seu sua para com nao que por em esta"
+    ),
+}
 
 
 def guess_language(text: str) -> str | None:
@@ -227,10 +244,10 @@ def guess_language(text: str) -> str | None:
 _MONTH_FIRST_COUNTRIES = frozenset({"us", "ph", "pw", "fm", "mh"})
 _MIXED_COUNTRIES = frozenset({"ca"})
 # Two-letter domains used worldwide as generic names (.io, .co, .tv ...): they name no country.
-_GENERIC_COUNTRY_DOMAINS = frozenset("io co me tv ai ly fm am gg to cc ws gl sh is la".split())
+_GENERIC_COUNTRY_DOMAINS = _words("io co me tv ai ly fm am gg to cc ws gl sh is la")
 # Country codes recognised as the first label of a host ("uk.example.com").
-_COUNTRY_SUBDOMAINS = frozenset(
-    "uk gb us ie au nz in za ca fr de at ch be nl lu es pt it br mx ar se dk no fi pl".split()
+_COUNTRY_SUBDOMAINS = _words(
+    "uk gb us ie au nz in za ca fr de at ch be nl lu es pt it br mx ar se dk no fi pl"
 )
 
 
@@ -312,15 +329,18 @@ _LABELS: dict[str, tuple[str, ...]] = {
         # fr
         r"(?:date d'|date de l')?entree en vigueur(?: le)?",
         r"en vigueur(?: depuis| a compter du| a partir du| le| au)?",
-        r"s'appliquen?t? (?:a partir|a compter) d[ue']?", r"applicables? (?:a partir|a compter|des) d[ue']?",
+        r"s'appliquen?t? (?:a partir|a compter) d[ue']?",
+        r"applicables? (?:a partir|a compter|des) d[ue']?",
         r"prend effet (?:le|a compter du)", r"date d'effet",
         # de
         r"(?:gultig|wirksam|gilt|gelten) ab", r"in kraft (?:seit|ab)", r"inkrafttreten(?: am)?",
         # es
-        r"(?:fecha de )?entrada en vigor", r"(?:en vigor|vigente|efectiv[oa]) (?:desde|a partir de)",
+        r"(?:fecha de )?entrada en vigor",
+        r"(?:en vigor|vigente|efectiv[oa]) (?:desde|a partir de)",
         r"fecha de vigencia", r"se aplica (?:desde|a partir de)",
         # it
-        r"(?:data di )?entrata in vigore", r"(?:in vigore|valid[oa]|efficace) (?:dal|a partire dal)",
+        r"(?:data di )?entrata in vigore",
+        r"(?:in vigore|valid[oa]|efficace) (?:dal|a partire dal)",
         r"si applica (?:dal|a partire dal)",
         # nl
         r"ingangsdatum", r"(?:van kracht|geldig|geldt|in werking) (?:vanaf|per|sinds|op)",
@@ -352,6 +372,8 @@ _OTHER_THING = re.compile(
     r"|tot|vorige|eerdere|geregistreerd|registad[oa]s?)(?!\w)|©"
 )
 
+_QUALIFIED_SUBJECT = re.compile(r"(?<!\w)(?:for|pour|fur|para|per|voor)(?!\w)")
+
 # The longest text allowed between a label and its date ("Dernière mise à jour des
 # Conditions générales d'utilisation : 14 mars 2025").
 _MAX_GAP = 60
@@ -372,7 +394,7 @@ def _find_labels(folded: str) -> list[_Label]:
 
 
 def _sentence_bounds(folded: str, position: int) -> tuple[int, int]:
-    """The sentence around `position`: between sentence ends ('. ' before a capital/digit)."""
+    """The sentence around `position`: between sentence ends (., !, ? or ; and a space)."""
     ends = [m.end() for m in re.finditer(r"[.!?;]\s+", folded)]
     start = max((end for end in ends if end <= position), default=0)
     stop = min((end for end in ends if end > position), default=len(folded))
@@ -401,8 +423,10 @@ class _Statement:
     phrase: str
 
 
-def _statements(lines: Sequence[str]) -> list[_Statement]:
+def _statements(lines: Sequence[str]) -> tuple[list[_Statement], list[_DateExpression]]:
+    """The labelled date statements of the text, and every date expression in it."""
     statements: list[_Statement] = []
+    every_date: list[_DateExpression] = []
     heading_kind: str | None = None  # a label alone on the previous line governs this one
     for index, line in enumerate(lines):
         if len(line) >= _HEADING_LENGTH and not _YEAR_HINT.search(line):
@@ -411,6 +435,7 @@ def _statements(lines: Sequence[str]) -> list[_Statement]:
         folded = _fold(line)
         labels = _find_labels(folded)
         dates = _find_dates(folded) if _YEAR_HINT.search(line) else []
+        every_date.extend(dates)
         governing = {heading_kind} if heading_kind else set()
         heading_kind = None
         run_in = [label for label in labels if _is_label_only(folded, label)]
@@ -420,27 +445,34 @@ def _statements(lines: Sequence[str]) -> list[_Statement]:
         governing |= {label.kind for label in run_in}
         used_governing = False
         for date in dates:
-            label = _label_before(folded, labels, date, _is_other_thing)
-            if label is None and governing and not used_governing and date.start < _MAX_GAP * 2:
-                kinds = frozenset(governing)
-            elif label is None:
-                continue
-            else:
+            label = _label_before(folded, labels, date)
+            if label is not None:
                 kinds = frozenset({label.kind} | governing)
+            elif governing and not used_governing and date.start < 2 * _MAX_GAP:
+                # "Effective date" / "May 25, 2018": the date under a heading or run-in label.
+                if _OTHER_THING.search(folded, _sentence_bounds(folded, date.start)[0], date.end):
+                    continue
+                kinds = frozenset(governing)
+            else:
+                continue
             used_governing = True
-            strong = label is not None and _opens_line(folded, label) or bool(governing)
+            strong = bool(governing) or (label is not None and _opens_line(folded, label))
             statements.append(_Statement(kinds, date, index, strong, _phrase(line, folded, date)))
-    return statements
+    return statements, every_date
 
 
 def _is_other_thing(folded: str, label: _Label, date: _DateExpression) -> bool:
     """Whether the sentence, up to the date, speaks of something else (what follows the date
-    is often "until then, the previous version applies")."""
+    is often "until then, the previous version applies"), or its subject is narrowed to a
+    part of the service ("The terms for gift cards are effective as of ...")."""
     start, _ = _sentence_bounds(folded, label.start)
-    return bool(_OTHER_THING.search(folded, start, date.end))
+    return bool(
+        _OTHER_THING.search(folded, start, date.end)
+        or _QUALIFIED_SUBJECT.search(folded, start, label.start)
+    )
 
 
-def _label_before(folded, labels, date, is_other_thing) -> _Label | None:
+def _label_before(folded: str, labels: list[_Label], date: _DateExpression) -> _Label | None:
     """The label that introduces `date`: the nearest one before it, close enough, with no
     sentence end or other date between, in a sentence about the document itself."""
     before = [label for label in labels if label.end <= date.start]
@@ -450,7 +482,7 @@ def _label_before(folded, labels, date, is_other_thing) -> _Label | None:
     gap = folded[label.end : date.start]
     if len(gap) > _MAX_GAP or re.search(r"[.!?;]\s|\d{4}", gap):
         return None
-    if is_other_thing(folded, label, date):
+    if _is_other_thing(folded, label, date):
         return None
     return label
 
@@ -549,17 +581,17 @@ def _dangling_label_fallback(
         if len(line) >= _HEADING_LENGTH or _YEAR_HINT.search(line):
             continue
         folded = _fold(line)
+        next_line = lines[index + 1] if index + 1 < len(lines) else ""
         for label in _find_labels(folded):
-            if not _opens_line(folded, label) or re.search(r"\w", folded[label.end :][:3] or ""):
+            dangling = _opens_line(folded, label) and not re.search(r"\w", folded[label.end :])
+            if not dangling or _YEAR_HINT.search(next_line):
                 continue
-            if re.search(r"[a-z]{4,}", folded[label.end :]):
-                continue
-            context = " ".join(lines[index : index + 2])
-            timed = _time_value(hints, context)
+            phrase = line.strip()[:200]
+            timed = _time_value(hints, f"{line} {next_line}")
             if timed:
-                return label.kind, DateMention(timed, line.strip()[:200], "time")
+                return label.kind, DateMention(timed, phrase, "time")
             for source, value in _metadata_dates(hints):
-                return label.kind, DateMention(value, line.strip()[:200], source)
+                return label.kind, DateMention(value, phrase, source)
     return None
 
 
@@ -577,9 +609,9 @@ def document_dates(
     the first in the text: later dates are usually of earlier versions or other things.
     """
     language = language or (hints.html_lang or "")[:2] or None
-    statements = _statements(lines)
+    statements, every_date = _statements(lines)
     day_first = _numeric_order(
-        (statement.expression for statement in statements),
+        every_date,
         language=language,
         hints=hints,
         default_day_first=default_day_first,
@@ -596,7 +628,7 @@ def document_dates(
                 best[kind] = (rank, mention)
     updated = best.get(_UPDATED, (None, None))[1]
     effective = best.get(_EFFECTIVE, (None, None))[1]
-    if updated is None and effective is None:
+    if not statements:
         fallback = _dangling_label_fallback(lines, hints)
         if fallback:
             kind, mention = fallback

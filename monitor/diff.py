@@ -28,6 +28,11 @@ remains is minor when it is typo-level: at most two distinct word edits, each a 
 variant of the word it replaces (or an article), with no negation, modal verb or number
 involved. Anything else is material. Heading words take part in the cancellation but a
 change confined to headings is minor: a heading labels a statement, it does not make one.
+
+Categories (monitor/lexicon.py) are named for material sections only: from the changed words
+and the section heading, or, when those name none, from the words around the edits.
+`silent_change` needs a stated date in the old version: a page that states none cannot
+announce a change by moving it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from monitor.document import Block, Document, Section, fold_for_comparison
@@ -50,9 +55,11 @@ from monitor.lexicon import (
     ARTICLES,
     CATEGORY_IDS,
     DATE_LINE_PATTERN,
+    LIST_CONNECTORS,
     MODALS,
     MONTHS,
     NEGATIONS,
+    NEW_WINDOW_NOTES,
     REFERENCE_WORDS,
     categories_in,
     fold_words,
@@ -60,12 +67,14 @@ from monitor.lexicon import (
 
 MAX_TYPO_EDITS = 2
 # Leftover section pairs compared by shared words; beyond this only headings are compared.
-MAX_CONTENT_COMPARISONS = 40_000
+MAX_CONTENT_COMPARISONS = 10_000
 HEADING_SIMILARITY = 80.0
 CONTENT_SIMILARITY = 0.5
 RENAMED_CONTENT_SIMILARITY = 0.2
+TOC_SIMILARITY = 90.0
 DATE_LINE_MAX_WORDS = 30
 CONTEXT_WORDS = 6
+CONTEXT_TOKENS = 12
 
 
 @dataclass(frozen=True)
@@ -141,12 +150,22 @@ class Change:
 
 
 class _Token(NamedTuple):
-    """One word (or link target) of a section, with the separator that follows it."""
+    """One word of a section, with the separator that follows it.
+
+    `role` is "word", "link" (a link target of the block) or "number" (an enumeration marker
+    such as "2.1" or "(b)", or the number of a cross-reference such as "Article 15.4"):
+    links and numbers are shown in the redline but do not make a change material.
+    """
 
     key: str
     text: str
-    is_link: bool = False
+    role: str = "word"
     in_date_line: bool = False
+
+
+_DIGIT = re.compile(r"\d")
+_LEADING_NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*|[a-z]|[ivxlc]{1,6})[.)]?$", re.I)
+_ENUMERATOR = re.compile(r"^\((?:\d{1,3}|[a-z]|[ivxlc]{1,6})\)[.,;:]?$|^§\s*\d", re.I)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -179,19 +198,70 @@ def _date_phrases(document: Document) -> tuple[str, ...]:
 
 def _block_tokens(block: Block, date_phrases: Sequence[str]) -> list[_Token]:
     in_date_line = _is_date_line(block.text, date_phrases)
+    words = block.text.split()
+    roles = _word_roles(words)
     tokens = [
-        _Token(_word_key(word), word + " ", in_date_line=in_date_line)
-        for word in block.text.split()
+        _Token(_word_key(word), word + " ", role, in_date_line)
+        for word, role in zip(words, roles, strict=True)
     ]
-    tokens += [_Token("\x00" + link, f"<{link}> ", is_link=True) for link in block.links]
+    tokens += [_Token("\x00" + link, f"<{link}> ", "link") for link in block.links]
     if tokens:
-        last = tokens[-1]
-        tokens[-1] = _Token(last.key, last.text[:-1] + "\n", last.is_link, last.in_date_line)
+        tokens[-1] = tokens[-1]._replace(text=tokens[-1].text[:-1] + "\n")
     return tokens
 
 
+def _word_roles(words: Sequence[str]) -> list[str]:
+    """ "number" for enumeration markers and cross-reference numbers, "word" for the rest.
+
+    A cross-reference is a number after a reference word ("Article 15.4", "§ 3"), and the
+    numbers listed after it ("Sections 10, 13 and 15").
+    """
+    roles: list[str] = []
+    for index, word in enumerate(words):
+        previous = words[index - 1] if index > 0 else ""
+        is_marker = (
+            index == 0 and len(words) > 1 and bool(_LEADING_NUMBER.match(word))
+            and word.lower() != "a"
+        ) or (word[0] in "(§" and bool(_ENUMERATOR.match(word)))  # fmt: skip
+        is_reference = (
+            index > 0
+            and _is_number(word)
+            and (
+                previous == "§"
+                or _is_reference_word(previous)
+                or (roles[-1] == "number" and previous.endswith(","))
+                or (
+                    index > 1
+                    and roles[-2] == "number"
+                    and _normal_word(previous) in LIST_CONNECTORS
+                )
+            )
+        )
+        roles.append("number" if is_marker or is_reference else "word")
+    return roles
+
+
+def _blocks_text(blocks: Sequence[Block]) -> str:
+    """The redline text of blocks, as their tokens would join: words, then <link> targets."""
+    return "".join(
+        " ".join([*block.text.split(), *(f"<{link}>" for link in block.links)]) + "\n"
+        for block in blocks
+        if block.text.split() or block.links
+    )
+
+
+def _is_reference_word(word: str) -> bool:
+    normal = _normal_word(word)
+    return normal in REFERENCE_WORDS or normal.removesuffix("s") in REFERENCE_WORDS
+
+
 def _block_key(block: Block) -> tuple[str, tuple[str, ...]]:
-    return " ".join(fold_for_comparison(block.text).split()), block.links
+    return " ".join(_fold(block.text).split()), block.links
+
+
+def _fold(text: str) -> str:
+    """`fold_for_comparison`, skipped where it cannot change anything (plain ASCII, no quote)."""
+    return text if text.isascii() and '"' not in text else fold_for_comparison(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,9 +272,10 @@ def _block_key(block: Block) -> tuple[str, tuple[str, ...]]:
 class _Edit:
     """One non-equal stretch of the word diff, and what kind of edit it is."""
 
-    kind: str  # "words", "format", "link", "date", "xref", "toc"
+    kind: str  # "words", "format", "link", "numbering", "date", "toc"
     removed: tuple[_Token, ...]
     added: tuple[_Token, ...]
+    context: str = ""  # the words around the edit, for naming categories
 
 
 @dataclass
@@ -226,8 +297,10 @@ def _diff_tokens(
         removed, added = tuple(old[i1:i2]), tuple(new[j1:j2])
         _append_segment(diff.segments, "-", "".join(t.text for t in removed))
         _append_segment(diff.segments, "+", "".join(t.text for t in added))
-        before = new[j1 - 1] if j1 > 0 else None
-        diff.edits.append(_Edit(_edit_kind(removed, added, before, headings), removed, added))
+        context = " ".join(
+            t.text for t in (*old[max(0, i1 - CONTEXT_TOKENS) : i1], *new[j2 : j2 + CONTEXT_TOKENS])
+        )
+        diff.edits.append(_Edit(_edit_kind(removed, added, headings), removed, added, context))
 
 
 def _diff_sections(
@@ -241,11 +314,11 @@ def _diff_sections(
         autojunk=False,
     )  # fmt: skip
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        old_tokens = [t for b in old.blocks[i1:i2] for t in _block_tokens(b, phrases[0])]
-        new_tokens = [t for b in new.blocks[j1:j2] for t in _block_tokens(b, phrases[1])]
         if tag == "equal":
-            _append_segment(diff.segments, "=", "".join(t.text for t in new_tokens))
+            _append_segment(diff.segments, "=", _blocks_text(new.blocks[j1:j2]))
         else:
+            old_tokens = [t for b in old.blocks[i1:i2] for t in _block_tokens(b, phrases[0])]
+            new_tokens = [t for b in new.blocks[j1:j2] for t in _block_tokens(b, phrases[1])]
             _diff_tokens(old_tokens, new_tokens, diff, headings)
     return diff
 
@@ -260,7 +333,7 @@ def _append_segment(segments: list[RedlineSegment], op: str, text: str) -> None:
 
 
 def _is_number(word: str) -> bool:
-    return any(ch.isdigit() for ch in word)
+    return _DIGIT.search(word) is not None
 
 
 def _is_date_word(word: str) -> bool:
@@ -268,31 +341,35 @@ def _is_date_word(word: str) -> bool:
     return not normal or _is_number(normal) or normal in MONTHS or len(normal) <= 3
 
 
-def _edit_kind(
-    removed: Sequence[_Token], added: Sequence[_Token], before: _Token | None,
-    headings: frozenset[str],
-) -> str:  # fmt: skip
-    removed_words = [t.text.strip() for t in removed if not t.is_link]
-    added_words = [t.text.strip() for t in added if not t.is_link]
+def _edit_kind(removed: Sequence[_Token], added: Sequence[_Token], headings: frozenset[str]) -> str:
+    removed_words = [t.text.strip() for t in removed if t.role == "word"]
+    added_words = [t.text.strip() for t in added if t.role == "word"]
     if not removed_words and not added_words:
-        return "link"
+        return "link" if any(t.role == "link" for t in (*removed, *added)) else "numbering"
     if "".join(map(_normal_word, removed_words)) == "".join(map(_normal_word, added_words)):
         return "format"
-    tokens = [t for t in (*removed, *added) if not t.is_link]
+    tokens = [t for t in (*removed, *added) if t.role == "word"]
     if all(t.in_date_line for t in tokens) and all(map(_is_date_word, removed_words + added_words)):
         return "date"
-    if (
-        before is not None
-        and _normal_word(before.text) in REFERENCE_WORDS | {"§"}
-        and len(removed_words) == len(added_words) == 1
-        and _is_number(removed_words[0])
-        and _is_number(added_words[0])
-    ):
-        return "xref"
     one_side = removed_words if not added_words else added_words if not removed_words else None
-    if one_side and _heading_key(" ".join(w for w in one_side if not _is_number(w))) in headings:
+    if one_side and fold_words(" ".join(one_side)).strip() in NEW_WINDOW_NOTES:
+        return "link"
+    if one_side and _is_heading(" ".join(w for w in one_side if not _is_number(w)), headings):
         return "toc"
     return "words"
+
+
+def _is_heading(text: str, headings: frozenset[str]) -> bool:
+    """`text` repeats a heading of the document (a table-of-contents entry), typos aside."""
+    key = _heading_key(text)
+    if not key:
+        return False
+    if key in headings:
+        return True
+    return (
+        process.extractOne(key, headings, scorer=fuzz.ratio, score_cutoff=TOC_SIMILARITY)
+        is not None
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,8 +383,9 @@ def _heading_key(heading: str) -> str:
 def _content_key(section: Section) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for block in section.blocks:
-        digest.update(fold_for_comparison(block.text).encode())
-        for link in block.links:
+        text, links = _block_key(block)
+        digest.update(text.encode())
+        for link in links:
             digest.update(b"\x00" + link.encode())
         digest.update(b"\x01")
     return digest.hexdigest()
@@ -338,23 +416,35 @@ def _fuzzy_pairs(
     old: Sequence[Section], new: Sequence[Section], old_free: set[int], new_free: set[int],
     pairs: dict[int, int],
 ) -> None:  # fmt: skip
-    """Pair leftovers by heading similarity or shared words, best score first."""
+    """Pair leftovers by heading similarity or shared words, best score first.
+
+    Headings are compared in rapidfuzz's C loop; shared words only while the number of
+    leftover pairs is small, so a rewritten policy cannot make this quadratic in Python.
+    """
     olds, news = sorted(old_free), sorted(new_free)
     if not olds or not news:
         return
     compare_content = len(olds) * len(news) <= MAX_CONTENT_COMPARISONS
     old_words = {i: _word_set(old[i]) for i in olds} if compare_content else {}
     new_words = {j: _word_set(new[j]) for j in news} if compare_content else {}
+    new_headings = {j: key for j in news if (key := _heading_key(new[j].heading))}
     candidates: list[tuple[float, int, int]] = []
     for i in olds:
-        old_heading = _heading_key(old[i].heading)
-        for j in news:
-            heading_score = fuzz.ratio(old_heading, _heading_key(new[j].heading))
+        similar_headings: dict[int, float] = {}
+        if old_heading := _heading_key(old[i].heading):
+            similar_headings = {
+                j: score
+                for _key, score, j in process.extract(
+                    old_heading, new_headings, scorer=fuzz.ratio,
+                    score_cutoff=HEADING_SIMILARITY, limit=None,
+                )
+            }  # fmt: skip
+        for j in news if compare_content else similar_headings:
             content = _jaccard(old_words[i], new_words[j]) if compare_content else 0.0
-            if heading_score >= HEADING_SIMILARITY and (
+            if j in similar_headings and (
                 not compare_content or content >= RENAMED_CONTENT_SIMILARITY
             ):
-                candidates.append((1.0 + heading_score / 100 + content, i, j))
+                candidates.append((1.0 + similar_headings[j] / 100 + content, i, j))
             elif content >= CONTENT_SIMILARITY:
                 candidates.append((content, i, j))
     for _score, i, j in sorted(candidates, reverse=True):
@@ -436,8 +526,8 @@ def _edit_words(edits: Iterable[_Edit]) -> tuple[list[str], list[str]]:
     added: list[str] = []
     for edit in edits:
         if edit.kind == "words":
-            removed += [t.text.strip() for t in edit.removed if not t.is_link]
-            added += [t.text.strip() for t in edit.added if not t.is_link]
+            removed += [t.text.strip() for t in edit.removed if t.role == "word"]
+            added += [t.text.strip() for t in edit.added if t.role == "word"]
     return removed, added
 
 
@@ -451,7 +541,7 @@ def _typo_similar(old: str, new: str) -> bool:
         (old.endswith(".") and b.startswith(a)) or (new.endswith(".") and a.startswith(b))
     ):
         return True
-    if shortest < 4:
+    if max(len(a), len(b)) < 4:
         return False
     return OSA.distance(a, b) <= (1 if shortest < 8 else 2)
 
@@ -480,6 +570,13 @@ def _is_typo_level(removed: Sequence[str], added: Sequence[str]) -> bool:
     return len(edits) <= MAX_TYPO_EDITS
 
 
+@lru_cache(maxsize=1 << 16)
+def _pieces(word: str) -> tuple[str, ...]:
+    """A token split where it glues words together ("PROVISIONS.some", "help@example.com")."""
+    pieces = tuple(re.findall(r"[^\W_]+", word))
+    return (word,) if len(pieces) <= 1 else pieces
+
+
 def _take(words: Iterable[str], budget: Counter[str]) -> list[str]:
     """The words still owed in `budget` (consumed as they are taken)."""
     taken = []
@@ -497,19 +594,27 @@ def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]
     added_all: Counter[str] = Counter()
     per_section = []
     for item in pending:
-        removed, added = _edit_words(item.edits)
+        removed, added = (
+            [piece for word in words for piece in _pieces(word)]
+            for words in _edit_words(item.edits)
+        )
         per_section.append((removed, added))
-        removed_all.update(_normal_word(w) for w in removed + item.heading_removed)
-        added_all.update(_normal_word(w) for w in added + item.heading_added)
+        heading_removed = [p for word in item.heading_removed for p in _pieces(word)]
+        heading_added = [p for word in item.heading_added for p in _pieces(word)]
+        removed_all.update(_normal_word(w) for w in removed + heading_removed)
+        added_all.update(_normal_word(w) for w in added + heading_added)
     removed_budget = removed_all - added_all
     added_budget = added_all - removed_all
     return [(_take(r, removed_budget), _take(a, added_budget)) for r, a in per_section]
 
 
 def _section_categories(item: _Pending) -> tuple[str, ...]:
+    """Categories named by the changed words and the heading; else by the words around them."""
     removed, added = _edit_words(item.edits)
     text = " ".join([item.heading, item.old_heading or "", " ".join(removed), "|", " ".join(added)])
-    return categories_in(text)
+    return categories_in(text) or categories_in(
+        " | ".join(edit.context for edit in item.edits if edit.kind == "words")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,9 +645,7 @@ def compare(old: Document, new: Document) -> Change:
     material = any(s.material for s in sections)
     touched = {c for s in sections for c in s.categories}
     categories = tuple(c for c in CATEGORY_IDS if c in touched)
-    date_only = date_changed is not None and all(
-        item.status == "modified" and all(e.kind == "date" for e in item.edits) for item in pending
-    )
+    date_only = date_changed is not None and all(map(_date_line_only, pending))
     has_stated_date = old.last_updated is not None or old.effective is not None
     silent = material and date_changed is None and has_stated_date
     words_added = sum(s.words_added for s in sections)
@@ -559,7 +662,14 @@ def compare(old: Document, new: Document) -> Change:
         words_removed=words_removed,
         summary="",
     )
-    return replace(change, summary=_summary(change))
+    date_line_only = {
+        index for index, item in enumerate(pending) if item.edits and _date_line_only(item)
+    }
+    return replace(change, summary=_summary(change, date_line_only))
+
+
+def _date_line_only(item: _Pending) -> bool:
+    return item.status == "modified" and all(edit.kind == "date" for edit in item.edits)
 
 
 def _date_change(old: Document, new: Document) -> DateChange | None:
@@ -597,7 +707,8 @@ def _pending_sections(old: Document, new: Document) -> list[_Pending]:
             diff = _diff_sections(before, after, phrases, headings)
             redline, edits = tuple(diff.segments), diff.edits
         else:
-            redline = _whole(_section_tokens(after, phrases[1]), "=")
+            text = _blocks_text(after.blocks)
+            redline = (RedlineSegment("=", text),) if text else ()
             edits = []
         heading_removed, heading_added = _heading_edit(before.heading, after.heading)
         pending.append(
@@ -621,8 +732,8 @@ def _pending_sections(old: Document, new: Document) -> list[_Pending]:
             pending.append(_whole_section("removed", section, _anchor(i, pairs), phrases[0]))
     pending.sort(key=lambda item: item.order)
     for item in pending:
-        item.words_added = _count_words(item.redline, "+")
-        item.words_removed = _count_words(item.redline, "-")
+        item.words_added = sum(t.role != "link" for e in item.edits for t in e.added)
+        item.words_removed = sum(t.role != "link" for e in item.edits for t in e.removed)
     return pending
 
 
@@ -670,18 +781,6 @@ def _whole_section(status: str, section: Section, order: float, phrases: Sequenc
     )
 
 
-def _count_words(redline: Sequence[RedlineSegment], op: str) -> int:
-    return sum(
-        sum(1 for word in segment.text.split() if not _is_link_text(word))
-        for segment in redline
-        if segment.op == op
-    )
-
-
-def _is_link_text(word: str) -> bool:
-    return word.startswith("<") and word.endswith(">") and "://" in word
-
-
 # ---------------------------------------------------------------------------------------------
 # Presentation
 
@@ -698,14 +797,16 @@ def _section_name(section: SectionChange) -> str:
     return section.heading or "untitled part"
 
 
-def _summary(change: Change) -> str:
+def _summary(change: Change, date_line_only: set[int]) -> str:
+    """One line; a section whose only edit is the date line is told by the date part."""
     if not change.changed:
         return "no change"
     if change.date_only and change.date_changed:
         return "date only: " + _date_label(change.date_changed)
     parts = []
+    shown = [s for index, s in enumerate(change.sections) if index not in date_line_only]
     for status in STATUS_ORDER:
-        listed = [s for s in change.sections if s.status == status]
+        listed = [s for s in shown if s.status == status]
         if not listed:
             continue
         noun = "section" if len(listed) == 1 else "sections"

@@ -41,7 +41,8 @@ _ALWAYS_DROPPED_TAGS = frozenset(
 _FURNITURE_TAGS = frozenset({"nav", "aside", "form", "menu"})
 _FURNITURE_ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar",
-     "toolbar", "dialog", "alertdialog", "tablist"}
+     "toolbar", "dialog", "alertdialog", "tablist", "timer", "marquee", "progressbar",
+     "tooltip"}
 )  # fmt: skip
 _CONSENT_MARKER = re.compile(
     r"cookie|consent|gdpr|ccpa|onetrust|optanon|ot-sdk|didomi|cookiebot|cybot|usercentrics"
@@ -51,7 +52,7 @@ _CONSENT_MARKER = re.compile(
 _FURNITURE_MARKER = re.compile(
     r"breadcrumb|lang(?:uage)?[-_]?(?:switch|select|picker|chooser|menu|dropdown|wrapper)"
     r"|skip[-_]?(?:link|to|nav)|share[-_]?(?:bar|buttons|links)|social[-_]?(?:links|share|icons)"
-    r"|newsletter|app[-_]?(?:store|download|banner)|back[-_]?to[-_]?top",
+    r"|newsletter|app[-_]?(?:store|download|banner)|back[-_]?to[-_]?top|carousel|swiper",
     re.IGNORECASE,
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -64,7 +65,11 @@ def _tag(element: etree._Element) -> str:
 
 
 def _markers(element: etree._Element) -> str:
-    return f"{element.get('id', '')} {element.get('class', '')} {element.get('aria-label', '')}"
+    return " ".join(
+        value
+        for value in (element.get("id"), element.get("class"), element.get("aria-label"))
+        if value
+    )
 
 
 def _drop(element: etree._Element) -> None:
@@ -83,11 +88,24 @@ def _drop(element: etree._Element) -> None:
 
 
 def _is_hidden(element: etree._Element) -> bool:
-    return (
-        element.get("hidden") is not None
-        or element.get("aria-hidden", "").strip().lower() == "true"
-        or bool(_HIDDEN_STYLE.search(element.get("style", "")))
-    )
+    """Not shown to readers — unless it is a collapsed section a reader can open.
+
+    `hidden` and inline `display: none` take an element out of the page (pages keep spare
+    copies of text that way). Accordions mark a closed panel `aria-hidden` or
+    `hidden="until-found"`; such a panel holding paragraphs is policy text, so it is kept.
+    """
+    if _HIDDEN_STYLE.search(element.get("style", "")):
+        return True
+    hidden = element.get("hidden")
+    if hidden is not None and hidden.strip().lower() != "until-found":
+        return True
+    collapsed = hidden is not None or element.get("aria-hidden", "").strip().lower() == "true"
+    return collapsed and not _holds_prose(element)
+
+
+def _holds_prose(element: etree._Element) -> bool:
+    paragraphs = element.xpath(".//p | .//li")
+    return sum(len("".join(p.itertext()).strip()) for p in paragraphs) >= 400
 
 
 def _is_disclosure_toggle(element: etree._Element) -> bool:
@@ -95,64 +113,112 @@ def _is_disclosure_toggle(element: etree._Element) -> bool:
     return element.get("aria-expanded") is not None or element.get("aria-controls") is not None
 
 
-def _is_consent_banner(element: etree._Element) -> bool:
+def _is_consent_banner(element: etree._Element, markers: str) -> bool:
     """A cookie/consent overlay: consent markers on a short, interactive or dialog element.
 
     A cookie *policy* carries the same markers on its content, so length and interactivity
     decide, not the class name alone.
     """
-    if not _CONSENT_MARKER.search(_markers(element)):
+    if not _CONSENT_MARKER.search(markers):
         return False
     role = element.get("role", "").lower()
     if role in ("dialog", "alertdialog") or element.get("aria-modal") == "true":
         return True
     if _tag(element) == "button":
         return True
-    text_length = len("".join(element.itertext()))
-    interactive = element.find(".//button") is not None or element.find(".//input") is not None
-    return interactive and text_length < 3000
+    if element.find(".//input") is not None:
+        return True  # consent choices: a preference centre, however long its descriptions
+    if not (_OVERLAY_MARKER.search(markers) or _is_interactive(element)):
+        return False
+    return _text_length(element) < 3000
 
 
-def strip_furniture(root: etree._Element, *, auto: bool) -> None:
+_OVERLAY_MARKER = re.compile(r"banner|popup|modal|overlay|notice|\bbar\b|-bar\b", re.IGNORECASE)
+
+
+def _is_interactive(element: etree._Element) -> bool:
+    """Has buttons or script-driven links: a widget, not a text."""
+    return bool(
+        element.xpath(
+            ".//button | .//input | .//*[@onclick] | .//*[@role='button']"
+            " | .//a[starts-with(normalize-space(@href), 'javascript:')]"
+        )
+    )
+
+
+def _text_length(element: etree._Element) -> int:
+    return sum(len(text.strip()) for text in element.itertext())
+
+
+def strip_furniture(
+    root: etree._Element, *, auto: bool, keep: frozenset[etree._Element] = frozenset()
+) -> None:
     """Drop, in place, what is not policy text: code, hidden parts, widgets, consent banners.
 
     With `auto` (no selector configured) the page's own furniture goes too: navigation, site
-    header and footer, sidebars, forms, breadcrumbs, language pickers.
+    header and footer, sidebars, forms, breadcrumbs, language pickers — unless the element
+    holds most of the page's text, which no furniture does. Elements in `keep` (what the
+    configured selectors point at, and their ancestors) are never dropped.
     """
     doomed: list[etree._Element] = []
-    for element in root.iter():
+    page_length: list[int] = []  # computed once, when first needed
+
+    def holds_most_text(element: etree._Element) -> bool:
+        if not page_length:
+            page_length.append(_text_length(root))
+        return _text_length(element) > 0.5 * page_length[0]
+
+    stack = list(reversed(root))
+    while stack:
+        element = stack.pop()
         tag = _tag(element)
         if not tag:
-            if isinstance(element, etree._Comment | etree._ProcessingInstruction):
-                doomed.append(element)
+            doomed.append(element)
             continue
-        if tag in _ALWAYS_DROPPED_TAGS or _is_hidden(element) or _is_consent_banner(element):
+        if element in keep:
+            stack.extend(reversed(element))
+            continue
+        markers = _markers(element)
+        if (
+            tag in _ALWAYS_DROPPED_TAGS
+            or _is_hidden(element)
+            or (tag == "button" and not _is_disclosure_toggle(element))
+            or (markers and _is_consent_banner(element, markers))
+            or (auto and _is_page_furniture(element, tag, markers) and not holds_most_text(element))
+        ):
             doomed.append(element)
-        elif tag == "button" and not _is_disclosure_toggle(element):
-            doomed.append(element)
-        elif auto and _is_page_furniture(element, tag):
-            doomed.append(element)
+            continue
+        stack.extend(reversed(element))
     for element in doomed:
         _drop(element)
 
 
-def _is_page_furniture(element: etree._Element, tag: str) -> bool:
-    role = element.get("role", "").lower()
-    if tag in _FURNITURE_TAGS or role in _FURNITURE_ROLES:
+def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
+    role = element.get("role")
+    if tag in _FURNITURE_TAGS or (role and role.lower() in _FURNITURE_ROLES):
         return True
     if tag in ("header", "footer"):
         return not any(_tag(a) in ("main", "article") for a in element.iterancestors())
-    return bool(_FURNITURE_MARKER.search(_markers(element)))
+    return (
+        bool(markers) and tag not in ("main", "article") and bool(_FURNITURE_MARKER.search(markers))
+    )
 
 
 @dataclass
 class _TextStats:
     text: int = 0
     link: int = 0
+    links: int = 0
+
+
+def _is_navigation_link(element: etree._Element) -> bool:
+    """A link to another page; not an e-mail/phone contact, not an in-page anchor."""
+    href = (element.get("href") or "").strip().lower()
+    return bool(href) and not href.startswith(("#", "mailto:", "tel:", "javascript:"))
 
 
 def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
-    """Characters of text and of link text under every element, in one pass."""
+    """Characters of text and of navigation-link text under every element, in one pass."""
     stats: dict[etree._Element, _TextStats] = {}
     for element in _post_order(root):
         own = _TextStats()
@@ -163,10 +229,11 @@ def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
             if child_stats:
                 own.text += child_stats.text
                 own.link += child_stats.link
+                own.links += child_stats.links
             if child.tail:
                 own.text += len(child.tail.strip())
-        if _tag(element) == "a":
-            own.link = own.text
+        if _tag(element) == "a" and _is_navigation_link(element):
+            own.link, own.links = own.text, own.links + 1
         stats[element] = own
     return stats
 
@@ -187,7 +254,8 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
 
     Prose is text outside links. Descending from <body>, we keep the deepest element holding
     `dominance` of the prose, then widen it to include the page's first <h1> so the title,
-    intro and date line above the body are not lost.
+    intro and date line above the body are not lost. Its children made of links to other
+    pages (menus, link footers) are dropped.
     """
     body = root.find("body")
     if body is None:
@@ -213,15 +281,18 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
         ancestors = set(heading.iterancestors())
         while node not in ancestors and node is not body:
             node = node.getparent()
+    for child in list(node):
+        child_stats = stats.get(child)
+        if child_stats and child_stats.links >= 3 and child_stats.link > 0.7 * child_stats.text:
+            _drop(child)
     return node
 
 
 _CHALLENGE_PHRASE = re.compile(
     r"just a moment|checking (?:if the site connection is secure|your browser)"
     r"|enable javascript and cookies|verify(?:ing)? (?:that )?you are (?:a )?human"
-    r"|are you a robot|not a robot|attention required|ddos protection|security check"
-    r"|captcha|access denied|request unsuccessful|pardon our interruption"
-    r"|un instant|einen moment",
+    r"|are you a robot|not a robot|attention required|ddos protection|pardon our interruption"
+    r"|request unsuccessful|access denied|un instant\W*$|einen moment\W*$",
     re.IGNORECASE,
 )
 _CHALLENGE_MARKUP = re.compile(
@@ -231,27 +302,25 @@ _CHALLENGE_MARKUP = re.compile(
 
 
 def is_challenge_page(root: etree._Element) -> bool:
-    """A bot-challenge or block interstitial: almost no text, and challenge words or markup."""
+    """A bot-challenge or block interstitial: almost no text, and challenge words or markup.
+
+    Challenge markup is looked for in addresses and names (script sources, form actions,
+    ids, classes, redirects), never in the text: a policy may well mention its CAPTCHA.
+    """
     body = root.find("body")
-    words = 0
+    visible = ""
     if body is not None:
-        for text in body.xpath(".//text()[not(ancestor::script or ancestor::style)]"):
-            words += len(text.split())
+        visible = " ".join(body.xpath(".//text()[not(ancestor::script or ancestor::style)]"))
+    words = len(visible.split())
     if words > 300:
         return False
     title = root.findtext(".//title") or ""
-    if _CHALLENGE_PHRASE.search(title):
+    if _CHALLENGE_PHRASE.search(title) or _CHALLENGE_PHRASE.search(visible):
         return True
-    for meta in root.iter("meta"):
-        if meta.get("http-equiv", "").lower() == "refresh" and _CHALLENGE_MARKUP.search(
-            meta.get("content", "")
-        ):
-            return True
-    visible = " ".join(body.itertext()) if body is not None else ""
-    if _CHALLENGE_PHRASE.search(visible):
-        return True
-    markup = etree.tostring(root, encoding="unicode")
-    return bool(_CHALLENGE_MARKUP.search(markup)) and words < 100
+    addresses = " ".join(
+        root.xpath("//@src | //@action | //@id | //@class | //meta[@http-equiv]/@content")
+    )
+    return words < 100 and bool(_CHALLENGE_MARKUP.search(addresses))
 
 
 # --- text -------------------------------------------------------------------------------
@@ -293,17 +362,21 @@ _TRACKING_PARAM = re.compile(
     re.IGNORECASE,
 )
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+IN_PAGE_LINK = "#"
 _DROPPED_SCHEMES = ("javascript:", "data:", "blob:", "about:", "vbscript:")
 
 
 def clean_link(href: str, base_url: str) -> str | None:
     """An absolute link target without tracking, cache-busting or session parameters.
 
-    None for what is not a policy link: in-page anchors and script links.
+    A link within the page becomes a bare "#": that a text points elsewhere in the page is
+    kept, the anchor's name (often generated) is not. None for script links and empty "#".
     """
     href = _SPACES.sub("", href)
-    if not href or href.startswith("#") or href.lower().startswith(_DROPPED_SCHEMES):
+    if not href or href == "#" or href.lower().startswith(_DROPPED_SCHEMES):
         return None
+    if href.startswith("#"):
+        return IN_PAGE_LINK
     protected = _CF_PROTECTED.search(href)
     if protected:
         address = decode_cfemail(protected.group(1))
@@ -320,7 +393,7 @@ def clean_link(href: str, base_url: str) -> str | None:
     if base_url and parts.fragment:
         page = urlsplit(base_url)
         if (parts.netloc, parts.path.rstrip("/")) == (page.netloc, page.path.rstrip("/")):
-            return None
+            return IN_PAGE_LINK
     query = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
@@ -436,7 +509,13 @@ class _Walker:
             return False
         cfemail = element.get("data-cfemail")
         if cfemail is not None:
-            self.text(decode_cfemail(cfemail) or EMAIL_TOKEN)
+            address = decode_cfemail(cfemail)
+            if address and (tag == "a" or self.links):
+                self.links.append(f"mailto:{address}")
+                self.text(address)
+                self.links.pop()
+            else:
+                self.text(address or EMAIL_TOKEN)
             return False
         if element in self.removed.starts_before:
             self.removing_range += 1
@@ -449,7 +528,9 @@ class _Walker:
         if element in self.marks.inside:
             self.inside += 1
         if tag == "time" and self.selected:
-            self.times.append((clean_text("".join(element.itertext())), element.get("datetime", "")))
+            self.times.append(
+                (clean_text("".join(element.itertext())), element.get("datetime", ""))
+            )
         if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
             self.bold += 1
         if tag == "a" and element.get("href"):
@@ -521,11 +602,9 @@ class _Walker:
         role = element.get("role", "").lower()
         if tag in BLOCK_TAGS or role == "heading":
             self.block_break()
-        if self.cell is None and (
-            tag in HEADING_TAGS or role == "heading" or tag in ("li", "pre")
-        ):
-            if self.contexts:
-                self.contexts.pop()
+        closes_context = tag in HEADING_TAGS or role == "heading" or tag in ("li", "pre")
+        if self.cell is None and closes_context and self.contexts:
+            self.contexts.pop()
 
 
 def _aria_level(tag: str) -> int:
@@ -543,7 +622,7 @@ def _is_data_table(table: etree._Element) -> bool:
 
 _HEADING_NUMBER = re.compile(
     r"^(?:(?:article|art\.|section|chapter|clause|artikel|abschnitt|kapitel|chapitre)\s+\w+"
-    r"|\u00a7+\s*\d+|\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.)\s+\S",
+    r"|\u00a7+\s*\d+|\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|[IVXLC]{1,6}\.)\s+\S",
     re.IGNORECASE,
 )
 
@@ -562,9 +641,7 @@ def _numbering_depth(text: str) -> int:
     return len(re.findall(r"\d+", match.group(1))) if match else 0
 
 
-def walk_blocks(
-    root: etree._Element, *, marks: Marks, removed: Marks, base_url: str
-) -> Walked:
+def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url: str) -> Walked:
     """The blocks of the selected region (`marks`) minus `removed`, in document order."""
     walker = _Walker(marks, removed, base_url)
     stack: list[tuple[etree._Element, bool]] = [(root, False)]

@@ -21,7 +21,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-
 _COMBINING_MARKS = re.compile(r"[\u0300-\u036f]")
 _WORD_CHARACTERS = re.compile(r"[^\W_]+|@")
 
@@ -161,7 +160,8 @@ CATEGORIES: tuple[Category, ...] = (
                    "unsubscribe", "appeal", "delete your account", "consent"),
             "fr": ("droit", "rectification", "opposition", "opposer", "retirer", "retrait",
                    "reclamation", "autorite de controle", "cnil", "portabilite", "limitation",
-                   "desinscri", "desabonn", "consentement", "recours"),
+                   "desinscri", "desabonn", "consentement", "recours", "retractation",
+                   "retracter"),
             "de": ("recht ", "rechte", "auskunft", "berichtigung", "widerspruch", "widerruf",
                    "beschwerde", "aufsichtsbehorde", "ubertragbarkeit", "einschrankung",
                    "einwilligung", "abmelden"),
@@ -359,9 +359,10 @@ ARTICLES = _words(
 )
 
 # Words before a number that make it a cross-reference ("Article 15.4"), not an amount.
+# Matched also with a plural "s" ("Sections 3 and 4").
 REFERENCE_WORDS = _words(
-    "article articles art section sections clause clauses paragraph paragraphs chapter point "
-    "item annex appendix schedule",
+    "article art section subsection clause subclause paragraph subparagraph chapter point item "
+    "annex appendix schedule exhibit",
     "paragraphe chapitre alinea annexe",
     "artikel abschnitt abschnitte ziffer ziff nr absatz abs kapitel anhang punkt §",
     "articulo seccion clausula apartado capitulo anexo",
@@ -369,6 +370,30 @@ REFERENCE_WORDS = _words(
     "sectie paragraaf hoofdstuk bijlage lid",
     "artigo seccao secao clausula paragrafo capitulo anexo ponto",
 )
+
+# Words joining the numbers of a list of cross-references ("Sections 13 and 15").
+LIST_CONNECTORS = _words(
+    "and or to through", "et ou a", "und oder bis", "y o e a", "e o a", "en of tot", "e ou a"
+)
+
+# Screen-reader notes that pages add to link text ("(opens in a new window)").
+NEW_WINDOW_NOTES = frozenset(
+    fold_words(note).strip()
+    for note in (
+        "opens in a new window", "opens a new window", "opens in a new tab", "opens in new tab",
+        "opens in new window", "new window", "external link",
+        "ouvre une nouvelle fenetre", "s'ouvre dans une nouvelle fenetre",
+        "ouvre un nouvel onglet", "nouvelle fenetre", "lien externe",
+        "offnet in einem neuen fenster", "offnet in einem neuen tab", "neues fenster",
+        "externer link",
+        "se abre en una nueva ventana", "abre en una nueva ventana", "nueva ventana",
+        "enlace externo",
+        "si apre in una nuova finestra", "apre in una nuova finestra", "nuova finestra",
+        "link esterno",
+        "opent in een nieuw venster", "nieuw venster", "externe link",
+        "abre em uma nova janela", "abre numa nova janela", "nova janela", "link externo",
+    )
+)  # fmt: skip
 
 # Month names and abbreviations (accents folded), for telling a date line's edits apart.
 MONTHS = _words(

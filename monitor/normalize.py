@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cssselect import GenericTranslator, SelectorError
-from lxml import etree, html
+from lxml import etree
 
 from monitor.dates import PageHints, document_dates, guess_language
 from monitor.document import Block, Document, Section
@@ -30,8 +30,14 @@ from monitor.extract import (
 )
 from monitor.plaintext import pdf_text, plain_text_blocks
 
-EXTRACTION_ERROR_KINDS = ("selector-miss", "invalid-selector", "empty", "challenge", "binary")
-EXTRACTION_ERROR_KINDS += ("unsupported",)
+EXTRACTION_ERROR_KINDS = (
+    "selector-miss",
+    "invalid-selector",
+    "empty",
+    "challenge",
+    "binary",
+    "unsupported",
+)
 
 
 class ExtractionError(ValueError):
@@ -73,7 +79,9 @@ class Range:
         return self.end_before or self.end_after
 
     def __str__(self) -> str:
-        start = f"before {self.start_before!r}" if self.start_before else f"after {self.start_after!r}"
+        start = (
+            f"before {self.start_before!r}" if self.start_before else f"after {self.start_after!r}"
+        )
         end = f"before {self.end_before!r}" if self.end_before else f"after {self.end_after!r}"
         return f"range from {start} to {end}"
 
@@ -158,6 +166,16 @@ class Marks:
     def empty(self) -> bool:
         return not (self.inside or self.starts_before or self.starts_after)
 
+    def with_ancestors(self) -> frozenset[etree._Element]:
+        marked = (
+            self.inside
+            | self.starts_before
+            | self.starts_after
+            | self.ends_before
+            | self.ends_after
+        )
+        return frozenset(element for mark in marked for element in (mark, *mark.iterancestors()))
+
 
 def _resolve(root: etree._Element, selectors: Sequence[Selector]) -> tuple[Marks, list[str]]:
     """The marks of every selector, and the selectors that matched nothing."""
@@ -198,8 +216,8 @@ def normalize(
 ) -> Document:
     """The canonical Document of a page; raises ExtractionError when it gives no policy text."""
     kind = sniff_content_kind(body, content_type)
-    if kind == "binary":
-        raise ExtractionError("binary", f"content of type {content_type or 'unknown'} is binary")
+    if kind in ("binary", "unsupported"):
+        raise ExtractionError(kind, f"content of type {content_type or 'unknown'} is not a text")
     if kind == "pdf":
         text = pdf_text(body)
         if text is None:
@@ -243,22 +261,26 @@ def _normalize_html(
     hints = _page_hints(root)
     page_title = _clean_page_title(root.findtext(".//title") or "")
     remove, _ = _resolve(root, selection.remove)
-    strip_furniture(root, auto=not selection.select)
     if selection.select:
         marks, missing = _resolve(root, selection.select)
         if marks.empty:
             raise ExtractionError(
                 "selector-miss",
-                f"selector {', '.join(missing)} matched nothing (the page may have been redesigned)",
+                f"selector {', '.join(missing)} matched nothing"
+                " (the page may have been redesigned)",
             )
         warnings = tuple(f"selector {name} matched nothing" for name in missing)
+        strip_furniture(root, auto=False, keep=marks.with_ancestors())
     else:
+        strip_furniture(root, auto=True)
         body = find_policy_body(root)
         if body is None:
             raise ExtractionError("empty", "the page has no text")
         marks, warnings = Marks(inside=frozenset([body])), ()
     walked = walk_blocks(root, marks=marks, removed=remove, base_url=url)
-    hints = PageHints(html_lang=hints.html_lang, modified=hints.modified, times=walked.times)
+    hints = PageHints(
+        html_lang=hints.html_lang, modified=hints.modified, times=walked.times, url=url
+    )
     raw_blocks = walked.blocks
     title = page_title
     for index, raw in enumerate(raw_blocks):
@@ -279,11 +301,11 @@ def _normalize_html(
 
 
 def _parse_html(text: str) -> etree._Element:
-    text = _XML_DECLARATION.sub("", text, count=1)
-    try:
-        return html.document_fromstring(text)
-    except etree.ParserError as err:
-        raise ExtractionError("empty", "the page has no content") from err
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True)
+    root = etree.fromstring(_XML_DECLARATION.sub("", text, count=1) or "<html/>", parser)
+    if root is None:
+        raise ExtractionError("empty", "the page has no content")
+    return root
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
@@ -386,7 +408,10 @@ def _assemble(
     warnings: tuple[str, ...] = (),
 ) -> Document:
     """Sections from the flat block sequence; levels are the ranks of the heading keys used."""
-    ranks = {key: rank for rank, key in enumerate(sorted({r.key for r in raw_blocks if r.kind == "h"}), 1)}
+    ranks = {
+        key: rank
+        for rank, key in enumerate(sorted({r.key for r in raw_blocks if r.kind == "h"}), 1)
+    }
     sections: list[Section] = []
     heading, number, level = "", "", 0
     blocks: list[Block] = []
@@ -394,7 +419,9 @@ def _assemble(
 
     def close() -> None:
         if blocks or heading or number:
-            sections.append(Section(heading=heading, level=level, blocks=tuple(blocks), number=number))
+            sections.append(
+                Section(heading=heading, level=level, blocks=tuple(blocks), number=number)
+            )
 
     for raw in raw_blocks:
         lines.append(raw.text)
@@ -430,7 +457,7 @@ def _primary_subtag(lang: str | None) -> str | None:
 
 
 def sniff_content_kind(body: bytes, content_type: str | None) -> str:
-    """"html", "text", "pdf" or "binary", from the declared type and the bytes themselves."""
+    """ "html", "text", "pdf" or "binary", from the declared type and the bytes themselves."""
     head = body[:2048]
     if head.lstrip().startswith(b"%PDF-"):
         return "pdf"
@@ -439,12 +466,14 @@ def sniff_content_kind(body: bytes, content_type: str | None) -> str:
         return "binary"
     if declared == "text/plain":
         return "text"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = decode(head, None).encode("utf-8", errors="replace")
     if declared in ("text/html", "application/xhtml+xml") or re.search(
         rb"<(?:!doctype\s+html|html|head|body|meta|title|div|p)[\s>]", head, re.IGNORECASE
     ):
         return "html"
     if declared and not declared.startswith("text/") and not declared.endswith("xml"):
-        return "binary"
+        return "unsupported"
     return "text"
 
 

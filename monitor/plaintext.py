@@ -13,7 +13,9 @@ import re
 
 from monitor.extract import RawBlock, clean_text
 
-_BULLET = re.compile(r"^\s*(?:[\u2022\u25e6\u25aa\u25cf\u2023\u00b7*+\-\u2013\u2014])\s+(?P<rest>\S.*)$")
+_BULLET = re.compile(
+    r"^\s*(?:[\u2022\u25e6\u25aa\u25cf\u2023\u00b7*+\-\u2013\u2014])\s+(?P<rest>\S.*)$"
+)
 _NUMBERED_HEADING = re.compile(
     r"^(?:(?:article|section|chapter|artikel|abschnitt|chapitre)\s+\w+\b\.?"
     r"|\u00a7+\s*\d+|(?P<digits>\d{1,3}(?:\.\d{1,3})*)\.?|[IVXLC]{1,6}\.)"
@@ -21,6 +23,7 @@ _NUMBERED_HEADING = re.compile(
     re.IGNORECASE,
 )
 _LOOSE_HEADING_KEY = (10, 0)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 
 
@@ -42,7 +45,7 @@ def _is_title_case(line: str) -> bool:
     words = [word for word in re.findall(r"[^\W\d_][\w'-]*", line) if len(word) >= 4]
     if not words:
         return False
-    return sum(word[0].isupper() for word in words) >= 0.6 * len(words)
+    return sum(word[0].isupper() for word in words) >= 0.8 * len(words)
 
 
 def _is_loose_heading(line: str, *, alone: bool, next_line: str | None) -> bool:
@@ -50,11 +53,17 @@ def _is_loose_heading(line: str, *, alone: bool, next_line: str | None) -> bool:
         return False
     if len(line.split()) > 8 or len(line) > 80 or line[-1] in ".,;!)" or _BULLET.match(line):
         return False
+    if ":" in line[:-1] or _YEAR.search(line):
+        return False  # "Label: value" lines and date lines are text, not headings
     letters = [char for char in line if char.isalpha()]
     if not letters:
         return False
     shouted = all(char.isupper() for char in letters)
     return shouted or _is_title_case(line) or line[-1] in ":?" or alone
+
+
+def _could_be_title(line: str) -> bool:
+    return len(line.split()) <= 8 and line[-1] not in ".,;:!?" and not _YEAR.search(line)
 
 
 def _is_hard_wrapped(lines: list[str]) -> bool:
@@ -67,7 +76,9 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
 
 def plain_text_blocks(text: str) -> list[RawBlock]:
     """The blocks of a plain-text policy; its first line is a heading when it looks like one."""
-    lines = [clean_text(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [
+        clean_text(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ]
     wrapped = _is_hard_wrapped(lines)
     blocks: list[RawBlock] = []
     paragraph: list[str] = []
@@ -88,7 +99,7 @@ def plain_text_blocks(text: str) -> list[RawBlock]:
         key = _numbered_heading_key(line)
         if key is None and _is_loose_heading(line, alone=alone, next_line=following):
             key = _LOOSE_HEADING_KEY
-        if key is None and not blocks and not paragraph and alone and len(line.split()) <= 8:
+        if key is None and not blocks and not paragraph and _could_be_title(line):
             key = _LOOSE_HEADING_KEY
         bullet = _BULLET.match(line)
         if key is not None:
