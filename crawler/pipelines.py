@@ -1,4 +1,5 @@
-"""The one pipeline: hands each FetchedPage to monitor's check, then delivers alerts."""
+"""The one pipeline: hands each FetchedPage to monitor's check, then digests and delivers
+the crawl's alerts when the spider closes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from scrapy.crawler import Crawler
 
-from monitor.notify import deliver_pending
+from monitor.notify import deliver_pending, digest_crawl
 from monitor.store import Store
 from monitor.watch import CheckResult, FetchedPage, check_page
 
@@ -34,8 +35,14 @@ class StorePipeline:
     def process_item(self, item: FetchedPage) -> FetchedPage:
         assert self.store is not None
         spider = self.crawler.spider
-        result = check_page(self.store, self.targets[item.target], item,
-                            spider.config.notify_urls)  # fmt: skip
+        config = spider.config
+        result = check_page(
+            self.store,
+            self.targets[item.target],
+            item,
+            config.destinations,
+            failure_threshold=config.failure_threshold,
+        )
         self.results.append(result)
         if result.error:
             log.warning("%s: %s", item.target, result.error)
@@ -44,5 +51,8 @@ class StorePipeline:
     def close_spider(self) -> None:
         assert self.store is not None
         spider = self.crawler.spider
-        spider.deliveries = deliver_pending(self.store, spider.config.notify_urls)
+        config = spider.config
+        alert_ids = [r.alert_id for r in self.results if r.alert_id is not None]
+        digest_crawl(self.store, alert_ids, config.notify_urls, config.digest_threshold)
+        spider.deliveries = deliver_pending(self.store, config.notify_urls)
         self.store.close()

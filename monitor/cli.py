@@ -79,6 +79,57 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
 
 
 @cli.command()
+@config_option
+def daemon(config_file: Path | None) -> None:
+    """Run scheduled crawls in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config.
+
+    Logs go to stderr. Example: policywatch daemon --config /etc/policywatch/config.toml
+    """
+    import logging
+
+    from monitor.daemon import Daemon, DaemonError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        sys.exit(Daemon(config_file).run())
+    except (ConfigError, DaemonError) as err:
+        raise UsageProblem(str(err)) from None
+
+
+@cli.command()
+@config_option
+@json_option
+def status(config_file: Path | None, as_json: bool) -> None:
+    """Show each target's next run, last check and result, last change, stated date and health.
+
+    Example: policywatch status --json
+    """
+    from monitor.status import daemon_state, target_statuses
+
+    try:
+        config = load_config(config_file)
+        statuses = target_statuses(config)
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from None
+    if as_json:
+        payload = {"daemon": daemon_state(config), "targets": [s.to_dict() for s in statuses]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"daemon: {daemon_state(config)}")
+    for s in statuses:
+        click.echo(f"{s.name}  [{s.health}]")
+        click.echo(
+            f"  next run {s.next_run} ({s.schedule}); last check {s.last_check or '-'}"
+            f" → {s.last_result or '-'}{': ' + s.last_error if s.last_error else ''}"
+        )
+        click.echo(
+            f"  stated date {s.stated_date or '-'}; last change {s.last_change_at or '-'}"
+            f"{': ' + s.last_change if s.last_change else ''}"
+        )
+
+
+@cli.command()
 @click.argument("source")
 @select_option
 @remove_option
@@ -92,8 +143,10 @@ def inspect(source: str, select: tuple[str, ...], remove: tuple[str, ...], as_js
     if as_json:
         click.echo(json.dumps(inspect_json(document), ensure_ascii=False, indent=2))
         return
-    for label, mention in (("Last updated", document.last_updated),
-                           ("Effective", document.effective)):  # fmt: skip
+    for label, mention in (
+        ("Last updated", document.last_updated),
+        ("Effective", document.effective),
+    ):
         if mention:
             click.echo(f"{label}: {mention.value}  ({mention.phrase})")
     click.echo(document.text, nl=False)
@@ -125,8 +178,9 @@ def inspect_json(document: Document) -> dict[str, Any]:
 @select_option
 @remove_option
 @json_option
-def compare_command(old: str, new: str, select: tuple[str, ...], remove: tuple[str, ...],
-                    as_json: bool) -> None:  # fmt: skip
+def compare_command(
+    old: str, new: str, select: tuple[str, ...], remove: tuple[str, ...], as_json: bool
+) -> None:
     """Compare two saved pages (or URLs) without a store.
 
     Example: policywatch compare before.html after.html --json
@@ -152,12 +206,68 @@ def demo(notify_urls: tuple[str, ...]) -> None:
     sys.exit(run_demo(notify_urls, echo=click.echo))
 
 
+@cli.command()
+@click.option("--retry", is_flag=True, help="Send the deliveries that are due.")
+@click.option("--now", "ignore_backoff", is_flag=True, help="With --retry: ignore the backoff.")
+@config_option
+def notify(retry: bool, ignore_backoff: bool, config_file: Path | None) -> None:
+    """List the alerts not delivered yet; with --retry, send the ones that are due.
+
+    A failed delivery waits before its next attempt (the first retry at once, then 1, 2, 4…
+    minutes, up to an hour); --now sends it anyway. Exit 1 when a delivery failed.
+    Example: policywatch notify --retry
+    """
+    from monitor.notify import retry_deliveries, undelivered
+
+    try:
+        config = load_config(config_file)
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from None
+    results = retry_deliveries(config, ignore_backoff=ignore_backoff) if retry else []
+    for result in results:
+        state = "sent" if result.error is None else f"failed: {result.error}"
+        click.echo(f"alert {result.alert_id} → {result.destination}: {state}")
+    for entry in undelivered(config):
+        retry_at = f", next attempt {entry.next_attempt_at}" if entry.next_attempt_at else ""
+        error = f": {entry.error}" if entry.error else ""
+        click.echo(
+            f"alert {entry.alert_id} → {entry.destination}: {entry.status}"
+            f" ({entry.attempts} attempts{retry_at}){error} — {entry.title}"
+        )
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@cli.command(name="test-notify")
+@config_option
+def test_notify(config_file: Path | None) -> None:
+    """Send a test message to every configured notification URL; exit 1 if one failed.
+
+    Example: policywatch test-notify --config config.toml
+    """
+    from monitor.notify import send_test_messages
+
+    try:
+        config = load_config(config_file)
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from None
+    if not config.notify_urls:
+        click.echo("no notification URL is configured ([notify] urls or config)")
+    results = send_test_messages(config.notify_urls)
+    for result in results:
+        state = "ok" if result.error is None else f"failed: {result.error}"
+        click.echo(f"{result.destination}: {state}")
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
 def _load_document(source: str, select: tuple[str, ...], remove: tuple[str, ...]) -> Document:
     try:
         selection = Selection.from_config(list(select), list(remove))
         page = read_page(source)
-        return normalize(page.body, content_type=page.content_type, url=page.url,
-                         selection=selection)  # fmt: skip
+        return normalize(
+            page.body, content_type=page.content_type, url=page.url, selection=selection
+        )
     except (PageError, ExtractionError) as err:
         raise click.ClickException(f"{source}: {err}") from None
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.normalize import ExtractionError, Selection, validate_selector
+from monitor.schedule import ScheduleError, parse_schedule
 
 CONFIG_ENV = "POLICYWATCH_CONFIG"
 DEFAULT_CONFIG = "config.toml"
@@ -24,14 +25,25 @@ DEFAULT_STORE = "snapshots/policywatch.db"
 ALERT_ON = ("material", "any")
 DEFAULT_SCHEDULE = "1d"
 
-_INTERVAL = re.compile(r"^\d+\s*[smhdw]$")
-_CRON_FIELD = re.compile(r"^[\w*/,\-?#LW]+$")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-_TOP_KEYS = {"storage", "notify", "alert_on", "schedule", "day_first", "targets"}
+DEFAULT_DIGEST_THRESHOLD = 5
+DEFAULT_FAILURE_THRESHOLD = 3
+
+_TOP_KEYS = {
+    "storage",
+    "notify",
+    "alert_on",
+    "schedule",
+    "day_first",
+    "targets",
+    "digest_threshold",
+    "failure_threshold",
+}
 _STORAGE_KEYS = {"path"}
-_NOTIFY_KEYS = {"urls"}
-_TARGET_KEYS = {"name", "url", "select", "remove", "alert_on", "schedule", "day_first"}
+_NOTIFY_KEYS = {"urls", "config"}
+_NOTIFY_URL_KEYS = {"url", "tags"}
+_TARGET_KEYS = {"name", "url", "select", "remove", "alert_on", "schedule", "day_first", "tags"}
 
 
 class ConfigError(ValueError):
@@ -46,16 +58,32 @@ class Target:
     alert_on: str
     schedule: str
     day_first: bool | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One Apprise URL and its tags. A target without tags is sent to the untagged URLs; a
+    target with tags to the URLs sharing one of them (Apprise's own rule)."""
+
+    url: str
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Config:
     path: Path
     store_path: Path
-    notify_urls: tuple[str, ...]
+    destinations: tuple[Destination, ...]
     alert_on: str
     schedule: str
     targets: tuple[Target, ...]
+    digest_threshold: int = DEFAULT_DIGEST_THRESHOLD
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
+
+    @property
+    def notify_urls(self) -> tuple[str, ...]:
+        return tuple(d.url for d in self.destinations)
 
     def pick(self, names: list[str] | tuple[str, ...]) -> tuple[Target, ...]:
         """The named targets, in the order given; all targets when no name is given."""
@@ -100,10 +128,9 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
     if not store_path.is_absolute():
         store_path = file.parent / store_path
 
-    urls = notify.get("urls", [])
-    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-        raise ConfigError(f"{file}: notify.urls: expected a list of Apprise URL strings")
-    notify_urls = tuple(_expand_env(url, file, f"notify.urls[{i}]") for i, url in enumerate(urls))
+    destinations = _destinations(notify, file)
+    digest_threshold = _positive_int(raw, "digest_threshold", file, DEFAULT_DIGEST_THRESHOLD)
+    failure_threshold = _positive_int(raw, "failure_threshold", file, DEFAULT_FAILURE_THRESHOLD)
 
     alert_on = _alert_on(raw, file, "alert_on", "material")
     schedule = _schedule(raw, file, "schedule", DEFAULT_SCHEDULE)
@@ -126,11 +153,72 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
     return Config(
         path=file,
         store_path=store_path,
-        notify_urls=notify_urls,
+        destinations=destinations,
         alert_on=alert_on,
         schedule=schedule,
         targets=tuple(targets),
+        digest_threshold=digest_threshold,
+        failure_threshold=failure_threshold,
     )
+
+
+def _destinations(notify: Mapping[str, Any], file: Path) -> tuple[Destination, ...]:
+    """`notify.urls` (strings, or `{url = "...", tags = [...]}` tables) then the URLs of the
+    Apprise configuration file `notify.config` (YAML or text, with its own tags)."""
+    urls = notify.get("urls", [])
+    if not isinstance(urls, list):
+        raise ConfigError(f"{file}: notify.urls: expected a list of Apprise URLs")
+    destinations = []
+    for index, entry in enumerate(urls):
+        key = f"notify.urls[{index}]"
+        if isinstance(entry, dict):
+            _check_keys(entry, _NOTIFY_URL_KEYS, file, f"{key}.")
+            url = _string(entry, "url", file, f"{key}.url")
+            tags = _tags(entry, file, f"{key}.tags")
+        elif isinstance(entry, str):
+            url, tags = entry, ()
+        else:
+            raise ConfigError(f"{file}: {key}: expected a URL or {{url = ..., tags = [...]}}")
+        destinations.append(Destination(_expand_env(url, file, key), tags))
+    if "config" in notify:
+        destinations += _apprise_config_file(notify, file)
+    return tuple(destinations)
+
+
+def _apprise_config_file(notify: Mapping[str, Any], file: Path) -> list[Destination]:
+    import apprise
+
+    path = Path(_string(notify, "config", file, "notify.config"))
+    path = path if path.is_absolute() else file.parent / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{file}: notify.config: cannot read {path}: {err.strerror}") from None
+    loaded = apprise.AppriseConfig(recursion=0)
+    if not loaded.add_config(_expand_env(text, file, f"notify.config ({path.name})")):
+        raise ConfigError(f"{file}: notify.config: {path} is not an Apprise configuration")
+    services = apprise.Apprise()
+    services.add(loaded)
+    if not len(services):
+        raise ConfigError(f"{file}: notify.config: {path} holds no valid Apprise URL")
+    return [
+        Destination(service.url(privacy=False), tuple(sorted(str(t) for t in service.tags)))
+        for service in services
+    ]
+
+
+def _tags(raw: Mapping[str, Any], file: Path, key: str) -> tuple[str, ...]:
+    value = raw.get("tags", [])
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise ConfigError(f"{file}: {key}: expected a list of tag names")
+    return tuple(t.strip() for t in value)
+
+
+def _positive_int(raw: Mapping[str, Any], name: str, file: Path, default: int) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{file}: {name}: expected a whole number of at least 1, got {value!r}")
+    return value
 
 
 def _target(
@@ -174,6 +262,7 @@ def _target(
         alert_on=_alert_on(entry, file, f"{key}.alert_on", alert_on),
         schedule=_schedule(entry, file, f"{key}.schedule", schedule),
         day_first=_optional_bool(entry, "day_first", file, f"{key}.day_first", day_first),
+        tags=_tags(entry, file, f"{key}.tags"),
     )
 
 
@@ -233,11 +322,11 @@ def _schedule(raw: Mapping[str, Any], file: Path, key: str, default: str) -> str
 
 
 def is_valid_schedule(value: str) -> bool:
-    value = value.strip()
-    if _INTERVAL.match(value):
-        return int(value[:-1]) > 0
-    fields = value.split()
-    return len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+    try:
+        parse_schedule(value)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _expand_env(value: str, file: Path, key: str) -> str:

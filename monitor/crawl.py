@@ -15,6 +15,7 @@ from scrapy.settings import Settings
 
 from monitor.config import Config
 from monitor.notify import DeliveryResult
+from monitor.store import Store, claim_holder
 from monitor.watch import CheckResult
 
 
@@ -35,19 +36,39 @@ def crawler_settings() -> Settings:
 
 
 def run_crawl(config: Config, names: Sequence[str] = ()) -> CrawlSummary:
-    """Crawl the named targets (all when none are named) and deliver pending alerts."""
+    """Crawl the named targets (all when none are named) and deliver pending alerts.
+
+    Targets another live crawl is working on (the daemon's, or a second manual one) are
+    skipped and reported as such, never crawled twice at once.
+    """
     from crawler.spiders.policies import PoliciesSpider
 
     targets = config.pick(tuple(names))
-    process = CrawlerProcess(crawler_settings())
-    crawler = process.create_crawler(PoliciesSpider)
-    process.crawl(crawler, config=config, targets=[t.name for t in targets])
-    process.start()
+    holder = claim_holder()
+    with Store(config.store_path) as store:
+        claimed = store.claim_targets([t.name for t in targets], holder)
+    skipped = tuple(
+        CheckResult(t.name, "skipped", error="being crawled by another process")
+        for t in targets
+        if t.name not in claimed
+    )
+    if not claimed:
+        return CrawlSummary(results=skipped, deliveries=())
+    try:
+        process = CrawlerProcess(crawler_settings())
+        crawler = process.create_crawler(PoliciesSpider)
+        process.crawl(crawler, config=config, targets=claimed)
+        process.start()
+    finally:
+        with Store(config.store_path) as store:
+            store.release_targets(holder)
     spider = crawler.spider
     results = tuple(getattr(spider, "results", ()))
-    missing = {t.name for t in targets} - {r.target for r in results}
+    missing = set(claimed) - {r.target for r in results}
     results += tuple(
         CheckResult(name, "failed", error="no response (crawl stopped early)")
         for name in sorted(missing)
     )
-    return CrawlSummary(results=results, deliveries=tuple(getattr(spider, "deliveries", ())))
+    return CrawlSummary(
+        results=results + skipped, deliveries=tuple(getattr(spider, "deliveries", ()))
+    )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import sqlite_utils
 from monitor.document import Document
 
 BUSY_TIMEOUT_SECONDS = 30
+CLAIM_EXPIRY = timedelta(hours=6)
 
 
 def utcnow() -> str:
@@ -66,6 +69,8 @@ class PendingDelivery:
     body: str
     body_format: str
     attempts: int
+    kind: str = "change"
+    payload: str | None = None  # JSON: what the alert is about, rendered per channel at send
 
 
 class Store:
@@ -118,6 +123,61 @@ class Store:
         rows = list(self.db["targets"].rows_where("name = ?", [name]))
         return rows[0] if rows else None
 
+    def last_checks(self) -> dict[str, str]:
+        """Each known target's last check time (ISO), by name."""
+        return {row["name"]: row["last_checked"] for row in self.db["targets"].rows}
+
+    def overview(self) -> dict[str, dict[str, Any]]:
+        """Per target: last check and result, failures in a row, last change, stated date."""
+        rows = self.db.query(
+            """
+            select t.name, t.last_checked, t.last_result, t.last_error, t.consecutive_failures,
+                (select c.detected_at from changes c where c.target = t.name
+                 order by c.id desc limit 1) as last_change_at,
+                (select c.summary from changes c where c.target = t.name
+                 order by c.id desc limit 1) as last_change,
+                (select v.last_updated from versions v where v.target = t.name
+                 order by v.id desc limit 1) as stated_date
+            from targets t
+            """
+        )
+        return {row["name"]: row for row in rows}
+
+    # -- claims: one crawl per target at a time ------------------------------------------
+
+    def claim_targets(self, names: list[str], holder: str) -> list[str]:
+        """Claim the targets no other live crawl holds; return the ones now held by `holder`.
+
+        A claim whose holder process is gone (same host, dead pid) or is older than
+        `CLAIM_EXPIRY` is taken over, so a killed crawl never blocks a target for long.
+        """
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")  # take the write lock first: no race between claimers
+        try:
+            held = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute("select target, holder, claimed_at from claims")
+            }
+            now = datetime.now(UTC)
+            claimed = []
+            for name in names:
+                if name in held and held[name][0] != holder and _claim_alive(*held[name], now):
+                    continue
+                conn.execute(
+                    "insert or replace into claims (target, holder, claimed_at) values (?, ?, ?)",
+                    [name, holder, now.isoformat(timespec="seconds")],
+                )
+                claimed.append(name)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return claimed
+
+    def release_targets(self, holder: str) -> None:
+        with self.db.atomic():
+            self.db.execute("delete from claims where holder = ?", [holder])
+
     # -- versions and changes --------------------------------------------------------------
 
     def latest_version(self, target: str) -> StoredVersion | None:
@@ -146,8 +206,14 @@ class Store:
         }
         return int(self.db["versions"].insert(row).last_pk)
 
-    def add_change(self, target: str, from_version: int, to_version: int, detected_at: str,
-                   change: dict[str, Any]) -> int:  # fmt: skip
+    def add_change(
+        self,
+        target: str,
+        from_version: int,
+        to_version: int,
+        detected_at: str,
+        change: dict[str, Any],
+    ) -> int:
         date_changed = change.get("date_changed") or {}
         row = {
             "target": target,
@@ -171,9 +237,18 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------
 
-    def enqueue_alert(self, *, kind: str, target: str | None, change_id: int | None,
-                      title: str, body: str, body_format: str,
-                      destinations: list[str]) -> int:  # fmt: skip
+    def enqueue_alert(
+        self,
+        *,
+        kind: str,
+        target: str | None,
+        change_id: int | None,
+        title: str,
+        body: str,
+        body_format: str,
+        destinations: list[str],
+        payload: dict[str, Any] | None = None,
+    ) -> int:
         """Write an alert and one pending delivery per destination URL (by key, not by URL)."""
         alert_id = int(
             self.db["alerts"]
@@ -186,6 +261,7 @@ class Store:
                     "title": title,
                     "body": body,
                     "body_format": body_format,
+                    "payload": None if payload is None else json.dumps(payload, ensure_ascii=False),
                 }
             )
             .last_pk
@@ -203,30 +279,128 @@ class Store:
         )
         return alert_id
 
-    def pending_deliveries(self) -> list[PendingDelivery]:
+    def due_deliveries(self, now: str, stale_before: str, *,
+                       ignore_backoff: bool = False) -> list[PendingDelivery]:  # fmt: skip
+        """Deliveries to attempt now: pending ones, failed ones whose backoff has passed (or
+        all failed ones with `ignore_backoff`), and ones left "sending" before `stale_before`
+        by a process that died mid-send."""
         rows = self.db.query(
             """
-            select d.alert_id, d.destination, d.attempts, a.title, a.body, a.body_format
+            select d.alert_id, d.destination, d.attempts, a.title, a.body, a.body_format,
+                a.kind, a.payload
             from deliveries d join alerts a on a.id = d.alert_id
-            where d.status != 'sent'
+            where d.status = 'pending'
+                or (d.status = 'failed' and (:ignore or coalesce(d.next_attempt_at, '') <= :now))
+                or (d.status = 'sending' and d.last_attempt_at < :stale)
             order by d.alert_id, d.destination
-            """
+            """,
+            {"now": now, "stale": stale_before, "ignore": ignore_backoff},
         )
         return [PendingDelivery(**row) for row in rows]
 
-    def record_delivery(self, alert_id: int, destination: str, error: str | None) -> None:
-        self.db.execute(
-            """
-            update deliveries set status = ?, attempts = attempts + 1,
-                last_attempt_at = ?, error = ?
-            where alert_id = ? and destination = ?
-            """,
-            ["sent" if error is None else "failed", utcnow(), error, alert_id, destination],
+    def claim_delivery(self, alert_id: int, destination: str, now: str, stale_before: str) -> bool:
+        """Mark a delivery "sending" before its send, so that a crash between the send and
+        `record_delivery` stays visible; False when another process claimed it first."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """
+                update deliveries set status = 'sending', last_attempt_at = ?
+                where alert_id = ? and destination = ?
+                    and (status in ('pending', 'failed')
+                         or (status = 'sending' and last_attempt_at < ?))
+                """,
+                [now, alert_id, destination, stale_before],
+            )
+        return cursor.rowcount == 1
+
+    def record_delivery(self, alert_id: int, destination: str, error: str | None,
+                        retry_at: str | None = None) -> None:  # fmt: skip
+        """The result of a send: "sent", or "failed" with the time of the next attempt."""
+        with self.db.atomic():
+            self.db.execute(
+                """
+                update deliveries set status = ?, attempts = attempts + 1,
+                    last_attempt_at = ?, error = ?, next_attempt_at = ?
+                where alert_id = ? and destination = ?
+                """,
+                [
+                    "sent" if error is None else "failed",
+                    utcnow(),
+                    error,
+                    retry_at,
+                    alert_id,
+                    destination,
+                ],
+            )
+
+    def unsent_deliveries(self, alert_ids: list[int]) -> list[tuple[int, str]]:
+        """(alert, destination) of these alerts that were never attempted."""
+        marks = ", ".join("?" * len(alert_ids))
+        rows = self.db.execute(
+            f"select alert_id, destination from deliveries where alert_id in ({marks})"
+            " and status = 'pending' and attempts = 0 order by alert_id, destination",
+            alert_ids,
         )
-        self.db.commit()
+        return [(row[0], row[1]) for row in rows]
+
+    def supersede_deliveries(self, alert_ids: list[int], destinations: list[str],
+                             digest_id: int) -> None:  # fmt: skip
+        """Replace never-attempted deliveries by the digest alert that lists them."""
+        for destination in destinations:
+            marks = ", ".join("?" * len(alert_ids))
+            self.db.execute(
+                f"update deliveries set status = 'superseded', superseded_by = ?"
+                f" where destination = ? and status = 'pending' and alert_id in ({marks})",
+                [digest_id, destination, *alert_ids],
+            )
+
+    def alert_rows(self, alert_ids: list[int]) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(alert_ids))
+        return list(self.db["alerts"].rows_where(f"id in ({marks})", alert_ids, order_by="id"))
+
+    def delivery_rows(self) -> list[dict[str, Any]]:
+        return list(self.db["deliveries"].rows_where(order_by="alert_id, destination"))
+
+    # -- incidents: operational problems of a target, from first alert to recovery ---------
+
+    def consecutive_failures(self, target: str) -> int:
+        return (self._target_row(target) or {}).get("consecutive_failures") or 0
+
+    def open_incident(self, target: str) -> dict[str, Any] | None:
+        rows = list(
+            self.db["incidents"].rows_where("target = ? and ended_at is null", [target], limit=1)
+        )
+        return rows[0] if rows else None
+
+    def start_incident(self, target: str, kind: str, error: str | None, started_at: str) -> int:
+        row = {"target": target, "kind": kind, "error": error, "started_at": started_at}
+        return int(self.db["incidents"].insert(row).last_pk)
+
+    def end_incident(self, incident_id: int, ended_at: str) -> None:
+        self.db["incidents"].update(incident_id, {"ended_at": ended_at})
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.db["alerts"].rows_where(order_by="id"))
+
+
+def claim_holder() -> str:
+    """This process, as a claim holder: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_alive(holder: str, claimed_at: str, now: datetime) -> bool:
+    if now - datetime.fromisoformat(claimed_at) > CLAIM_EXPIRY:
+        return False
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _version(row: dict[str, Any]) -> StoredVersion:
@@ -337,8 +511,34 @@ def _create_initial_schema(db: sqlite_utils.Database) -> None:
     )
 
 
+def _create_claims(db: sqlite_utils.Database) -> None:
+    db["claims"].create({"target": str, "holder": str, "claimed_at": str}, pk="target")
+
+
+def _add_delivery_retries_and_incidents(db: sqlite_utils.Database) -> None:
+    """Alert payloads (rendered per channel at send), retry backoff, digests, incidents."""
+    db["alerts"].add_column("payload", str)
+    db["deliveries"].add_column("next_attempt_at", str)
+    db["deliveries"].add_column("superseded_by", int)
+    db["deliveries"].create_index(["status"])
+    db["incidents"].create(
+        {
+            "id": int,
+            "target": str,
+            "kind": str,
+            "error": str,
+            "started_at": str,
+            "ended_at": str,
+        },
+        pk="id",
+    )
+    db["incidents"].create_index(["target", "ended_at"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial_schema", _create_initial_schema),
+    ("0002_crawl_claims", _create_claims),
+    ("0003_delivery_retries_and_incidents", _add_delivery_retries_and_incidents),
 ]
 
 

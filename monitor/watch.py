@@ -8,13 +8,14 @@ its alert — lands in one transaction.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from monitor.config import Target
+from monitor.config import DEFAULT_FAILURE_THRESHOLD, Destination, Target
 from monitor.diff import Change, compare
 from monitor.document import Document
 from monitor.normalize import ExtractionError, normalize
-from monitor.notify import change_alert
+from monitor.notify import change_alert, note_failure, note_success, queue_alert, routed_urls
 from monitor.store import FetchRecord, Store
 
 
@@ -44,6 +45,7 @@ class CheckResult:
     error: str | None = None
     change: Change | None = None
     alerted: bool = False
+    alert_id: int | None = None  # the change alert queued, if any
 
 
 def should_alert(change: Change, alert_on: str) -> bool:
@@ -53,9 +55,18 @@ def should_alert(change: Change, alert_on: str) -> bool:
     return change.material or change.date_changed is not None
 
 
-def check_page(store: Store, target: Target, page: FetchedPage,
-               notify_urls: tuple[str, ...]) -> CheckResult:  # fmt: skip
+def check_page(
+    store: Store,
+    target: Target,
+    page: FetchedPage,
+    destinations: Sequence[Destination | str],
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+) -> CheckResult:
+    """`destinations`: the configured notification URLs (with their tags); the alert goes to
+    those routed to the target. A failure, and the first success after one, may also queue an
+    operational alert (see `notify.note_failure`)."""
     error = page.error or _http_error(page)
+    error_kind: str | None = None
     document: Document | None = None
     if error is None:
         try:
@@ -67,7 +78,7 @@ def check_page(store: Store, target: Target, page: FetchedPage,
                 default_day_first=target.day_first,
             )
         except ExtractionError as err:
-            error = str(err)
+            error, error_kind = str(err), err.kind
     record = FetchRecord(
         target=target.name,
         url=page.url,
@@ -82,38 +93,44 @@ def check_page(store: Store, target: Target, page: FetchedPage,
     if document is None:
         with store.transaction():
             store.record_fetch(record, "failed")
+            note_failure(
+                store,
+                target,
+                destinations,
+                error=error,
+                kind=error_kind,
+                failure_threshold=failure_threshold,
+                at=page.started_at,
+            )
         return CheckResult(target.name, "failed", error=error)
 
     previous = store.latest_version(target.name)
     if previous is not None and previous.fingerprint == document.fingerprint:
         with store.transaction():
             store.record_fetch(record, "unchanged")
+            note_success(store, target, destinations, page.started_at)
         return CheckResult(target.name, "unchanged")
 
     with store.transaction():
         if previous is None:
             fetch_id = store.record_fetch(record, "baseline")
             store.add_version(target.name, fetch_id, page.started_at, document)
+            note_success(store, target, destinations, page.started_at)
             return CheckResult(target.name, "baseline")
         fetch_id = store.record_fetch(record, "changed")
+        note_success(store, target, destinations, page.started_at)
         version_id = store.add_version(target.name, fetch_id, page.started_at, document)
         change = compare(previous.document, document)
         change_id = store.add_change(
             target.name, previous.id, version_id, page.started_at, change.to_dict()
         )
         alerted = should_alert(change, target.alert_on)
+        alert_id = None
         if alerted:
-            message = change_alert(target.name, target.url, change)
-            store.enqueue_alert(
-                kind="change",
-                target=target.name,
-                change_id=change_id,
-                title=message.title,
-                body=message.body,
-                body_format=message.body_format,
-                destinations=list(notify_urls),
-            )
-    return CheckResult(target.name, "changed", change=change, alerted=alerted)
+            message = change_alert(target.name, target.url, change, page.started_at)
+            urls = routed_urls(target, destinations)
+            alert_id = queue_alert(store, message, urls, target=target.name, change_id=change_id)
+    return CheckResult(target.name, "changed", change=change, alerted=alerted, alert_id=alert_id)
 
 
 def _http_error(page: FetchedPage) -> str | None:

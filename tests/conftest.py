@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class PageServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _PageHandler)
         self.pages: dict[str, tuple[int, str, bytes]] = {}
         self.requests: list[str] = []
+        self.delay = 0.0  # seconds before each answer, to keep a crawl in flight
 
     @property
     def base(self) -> str:
@@ -70,6 +72,7 @@ class _PageHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self.server.requests.append(self.path)
+        time.sleep(self.server.delay)
         status, content_type, body = self.server.pages.get(
             self.path, (404, "text/plain", b"not found")
         )

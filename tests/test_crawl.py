@@ -31,8 +31,9 @@ def policywatch(*args: str, cwd: Path = REPO, env: dict | None = None):
     )
 
 
-def write_config(tmp_path: Path, targets: list[tuple[str, str]], urls: list[str],
-                 extra: str = "") -> Path:  # fmt: skip
+def write_config(
+    tmp_path: Path, targets: list[tuple[str, str]], urls: list[str], extra: str = ""
+) -> Path:
     config = tmp_path / "config.toml"
     lines = [extra, '[storage]\npath = "store.db"', f"[notify]\nurls = {json.dumps(urls)}"]
     lines += [f"[[targets]]\nname = {json.dumps(n)}\nurl = {json.dumps(u)}" for n, u in targets]

@@ -26,8 +26,9 @@ REPEATED_FAILURE_LOGGERS = (
 class PoliciesSpider(scrapy.Spider):
     name = "policies"
 
-    def __init__(self, config: Config | str | None = None, targets: str | list[str] = "",
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self, config: Config | str | None = None, targets: str | list[str] = "", **kwargs: Any
+    ) -> None:
         """`config` is a Config or a path (`-a config=PATH`); `targets` names some targets
         (a list, or comma-separated with `-a targets=A,B`)."""
         super().__init__(**kwargs)
