@@ -59,7 +59,10 @@ def _fold_char(char: str) -> str:
         return "'"
     if char.isspace():
         return " "
-    base = unicodedata.normalize("NFKD", char)[:1].lower()
+    decomposed = unicodedata.normalize("NFKD", char)
+    if not all(unicodedata.combining(mark) for mark in decomposed[1:]):
+        return char.lower()  # not a letter with accents (a Hangul syllable, a ligature)
+    base = decomposed[:1].lower()
     return base if len(base) == 1 else char
 
 
@@ -100,6 +103,9 @@ _DATE_PATTERNS = (
                + _YEAR),
     re.compile(r"(?<!\w)" + _MONTH + r"\s+" + _DAY.replace(r"|\.)?", ")?") + r",?\s+" + _YEAR),
     re.compile(r"(?<!\w)" + _MONTH + r",?\s+(?:de\s+|del\s+)?" + _YEAR),
+    # Chinese, Japanese, Korean: 2026年7月27日, 2026년 7월 27일, 2026年7月
+    re.compile(r"(?<!\d)(?P<year>(?:19|20)\d\d)\s*[年년]\s*(?P<m>[01]?\d)\s*[月월]\s*"
+               r"(?:(?P<d>[0-3]?\d)\s*[日일])?"),
 )  # fmt: skip
 
 
@@ -124,7 +130,8 @@ def _expression(match: re.Match[str]) -> _DateExpression | None:
     groups = match.groupdict()
     year = int(groups["year"])
     if groups.get("m"):
-        readings = [_iso(year, int(groups["m"]), int(groups["d"]))]
+        day = int(groups["d"]) if groups.get("d") else None
+        readings = [_iso(year, int(groups["m"]), day)]
     elif groups.get("a"):
         first, second = int(groups["a"]), int(groups["b"])
         day_first, month_first = _iso(year, second, first), _iso(year, first, second)
@@ -320,6 +327,11 @@ _LABELS: dict[str, tuple[str, ...]] = {
         r"bijgewerkt(?: op)?", r"versie(?: van)?",
         # pt
         r"ultima (?:atualizacao|alteracao|revisao)", r"atualizad[oa]s?(?: em)?",
+        # de, verb last: "wurde zuletzt am 01.08.2019 aktualisiert"
+        r"zuletzt am",
+        # ja, zh, ko
+        r"最終(?:更新|改定|改訂)日?", r"(?:更新|改定|改訂)日", r"最后(?:更新|修订)(?:日期|时间)?",
+        r"更新日期", r"최종 ?(?:수정|업데이트|개정)일?",
     ),
     _EFFECTIVE: (
         # en
@@ -348,6 +360,8 @@ _LABELS: dict[str, tuple[str, ...]] = {
         # pt
         r"(?:data de )?entrada em vigor", r"(?:em vigor|vigente|valid[oa]) (?:desde|a partir de)",
         r"data de vigencia",
+        # ja, zh, ko
+        r"施行日", r"生效日期", r"시행일",
     ),
 }  # fmt: skip
 

@@ -531,11 +531,20 @@ def _edit_words(edits: Iterable[_Edit]) -> tuple[list[str], list[str]]:
     return removed, added
 
 
+# Scripts written without spaces between words (Chinese, Japanese, Thai): a space-separated
+# "word" there is a whole clause, and a character or two changes what it says.
+_UNSPACED_SCRIPT = re.compile(
+    r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+
+
 def _typo_similar(old: str, new: str) -> bool:
     """A spelling variant: one or two letters apart, or an abbreviation ("article" → "art.")."""
     a, b = _normal_word(old), _normal_word(new)
     if a == b:
         return True
+    if _UNSPACED_SCRIPT.search(a) or _UNSPACED_SCRIPT.search(b):
+        return False
     shortest = min(len(a), len(b))
     if shortest >= 3 and (
         (old.endswith(".") and b.startswith(a)) or (new.endswith(".") and a.startswith(b))

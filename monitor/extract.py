@@ -198,10 +198,27 @@ def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
     if tag in _FURNITURE_TAGS or (role and role.lower() in _FURNITURE_ROLES):
         return True
     if tag in ("header", "footer"):
-        return not any(_tag(a) in ("main", "article") for a in element.iterancestors())
+        if any(_tag(a) in ("main", "article") for a in element.iterancestors()):
+            return False
+        return not (tag == "header" and _is_document_header(element))
     return (
         bool(markers) and tag not in ("main", "article") and bool(_FURNITURE_MARKER.search(markers))
     )
+
+
+def _is_document_header(header: etree._Element) -> bool:
+    """A <header> that titles the document (its <h1>, often a date line) rather than the site.
+
+    A site header carries navigation: a menu, or several links to other pages. A document
+    header carries the page's <h1> and no more than one link (a "back" link at most).
+    """
+    if not any("".join(h.itertext()).strip() for h in header.iter("h1")):
+        return False
+    if any(
+        _tag(e) in _FURNITURE_TAGS or (e.get("role") or "") == "navigation" for e in header.iter()
+    ):
+        return False
+    return sum(_is_navigation_link(a) for a in header.iter("a")) <= 1
 
 
 @dataclass

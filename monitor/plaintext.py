@@ -74,12 +74,59 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
     return max(len(line) for line in long_lines) <= 100
 
 
+def _wrap_width(lines: list[str]) -> int:
+    """The width the text was wrapped at: nearly every line with spaces fits in it."""
+    lengths = sorted(len(line) for line in lines if " " in line)
+    return lengths[int(0.95 * (len(lengths) - 1))] if lengths else 0
+
+
+def _broken_on_purpose(line: str, following: str, width: int) -> bool:
+    """In hard-wrapped text, a line break where the next word would still have fit on the line
+    was written by the author: it ends a paragraph, list item or heading."""
+    return len(line) + 1 + len(following.split(" ", 1)[0]) <= width
+
+
+def _following_text(lines: list[str], raw_lines: list[str], index: int, width: int) -> str | None:
+    """The next non-empty line, with the lines that continue it when the text is wrapped."""
+    later = next((i for i in range(index + 1, len(lines)) if lines[i]), None)
+    if later is None:
+        return None
+    parts = [lines[later]]
+    while width and len(parts) < 3 and later + 1 < len(lines) and lines[later + 1]:
+        if not _continues(raw_lines[later], lines[later + 1], width):
+            break
+        later += 1
+        parts.append(lines[later])
+    return " ".join(parts)
+
+
+def _is_shouted(line: str) -> bool:
+    letters = [char for char in line if char.isalpha()]
+    return len(letters) >= 4 and all(char.isupper() for char in letters)
+
+
+def _continues(previous: str, line: str, width: int) -> bool:
+    """Whether `line` carries on the paragraph, item or heading of `previous` in wrapped text.
+
+    Not when the break was made on purpose, nor when a line in capitals (a heading) is
+    followed by one that is not: a wrapped heading stays in capitals."""
+    if _broken_on_purpose(previous, line, width):
+        return False
+    return not (_is_shouted(previous) and not _is_shouted(line))
+
+
 def plain_text_blocks(text: str) -> list[RawBlock]:
-    """The blocks of a plain-text policy; its first line is a heading when it looks like one."""
-    lines = [
-        clean_text(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    ]
+    """The blocks of a plain-text policy; its first line is a heading when it looks like one.
+
+    Hard-wrapped text (lines broken at a fixed width) is read back into paragraphs and list
+    items, so that the same text wrapped at another width, or not at all, gives the same blocks.
+    """
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs().split("\n")
+    lines = [clean_text(line) for line in raw_lines]
     wrapped = _is_hard_wrapped(lines)
+    # Wrapping is measured on the lines as written, indentation included.
+    raw_lines = [raw.rstrip() if line else "" for raw, line in zip(raw_lines, lines, strict=True)]
+    width = _wrap_width(raw_lines)
     blocks: list[RawBlock] = []
     paragraph: list[str] = []
 
@@ -92,15 +139,19 @@ def plain_text_blocks(text: str) -> list[RawBlock]:
         if not line:
             flush()
             continue
-        following = next((later for later in lines[index + 1 :] if later), None)
-        alone = (index == 0 or not lines[index - 1]) and (
-            index + 1 == len(lines) or not lines[index + 1]
-        )
-        key = _numbered_heading_key(line)
-        if key is None and _is_loose_heading(line, alone=alone, next_line=following):
-            key = _LOOSE_HEADING_KEY
-        if key is None and not blocks and not paragraph and _could_be_title(line):
-            key = _LOOSE_HEADING_KEY
+        previous = raw_lines[index - 1] if index else ""
+        continues = wrapped and bool(previous) and _continues(previous, line, width)
+        # A sentence closed at the end of a line may be followed by a heading whatever the width.
+        may_head = not continues or previous[-1] in ".!?:"
+        following = _following_text(lines, raw_lines, index, width if wrapped else 0)
+        alone = (index == 0 or not previous) and (index + 1 == len(lines) or not lines[index + 1])
+        key = _numbered_heading_key(line) if may_head else None
+        if key is None and may_head:
+            opens_text = not blocks and not paragraph
+            if _is_loose_heading(line, alone=alone, next_line=following) or (
+                opens_text and _could_be_title(line)
+            ):
+                key = _LOOSE_HEADING_KEY
         bullet = _BULLET.match(line)
         if key is not None:
             flush()
@@ -108,7 +159,12 @@ def plain_text_blocks(text: str) -> list[RawBlock]:
         elif bullet:
             flush()
             blocks.append(RawBlock("li", bullet["rest"]))
+        elif continues and not paragraph and blocks and blocks[-1].kind in ("li", "h"):
+            last = blocks[-1]
+            blocks[-1] = RawBlock(last.kind, f"{last.text} {line}", key=last.key)
         elif wrapped:
+            if paragraph and not continues:
+                flush()
             paragraph.append(line)
         else:
             blocks.append(RawBlock("p", line))

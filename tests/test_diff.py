@@ -140,6 +140,18 @@ def test_section_alignment(new_sections, expected, material):
             id="cross-reference-renumbered",
         ),
         pytest.param("We may share your data.", "We may not share your data.", True, id="negation"),
+        pytest.param(
+            "本アプリは個人情報を一切収集しません。",
+            "本アプリは個人情報を一切収集します。",
+            True,
+            id="negation-in-unspaced-script",
+        ),
+        pytest.param(
+            "本アプリは個人情報を一切収集しません。",
+            "本アプリは、個人情報を一切収集しません。",
+            False,
+            id="comma-in-unspaced-script",
+        ),
         pytest.param("We may share your data.", "We will share your data.", True, id="modal"),
         pytest.param(RETAIN, RETAIN.replace("30 days", "90 days"), True, id="number"),
         pytest.param(

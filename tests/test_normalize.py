@@ -288,6 +288,89 @@ def test_plain_text_headings_and_bullets() -> None:
     assert blocks(document)[-2:] == [("li", "your name"), ("li", "your e-mail")]
 
 
+ONE_LINE_PER_PARAGRAPH = (
+    "PRIVACY NOTICE OF EXAMPLE TRADING LIMITED\n"
+    "(Last updated October 2018)\n"
+    "This notice explains how we collect, use and disclose personal information in the course"
+    " of our business, including when you visit our website or call our support line.\n"
+    "1. Who we are\n"
+    "Example Trading Limited is a private company registered in Scotland under number SC123456."
+    " We are registered with the regulator as a data controller.\n"
+    "2. Information Collection and Use\n"
+    "We collect the following information when you create an account with us:\n"
+    "  • Identifiers: your name, e-mail address, billing address, shipping address, password"
+    " and the IP address of the device you use.\n"
+    "  • Commercial information: the products you purchased and the payment method you chose"
+    " at the checkout.\n"
+)
+
+
+def _wrapped(text: str, width: int) -> str:
+    """`text` hard-wrapped at `width` the way mail clients do, list items indented."""
+    out = []
+    for line in text.splitlines():
+        indent = "    " if line.lstrip().startswith("•") else ""
+        current = ""
+        for word in line.split(" "):
+            if current.strip() and len(current) + len(word) > width:
+                out.append(current.rstrip())
+                current = indent
+            current += word + " "
+        out.append(current.rstrip())
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("width", [60, 72, 80])
+def test_hard_wrapped_plain_text_reads_as_its_paragraphs(width: int) -> None:
+    unwrapped = normalize(ONE_LINE_PER_PARAGRAPH.encode(), content_type="text/plain")
+    wrapped = normalize(_wrapped(ONE_LINE_PER_PARAGRAPH, width).encode(), content_type="text/plain")
+    assert wrapped.text == unwrapped.text
+    assert [(s.number, s.heading) for s in wrapped.sections] == [
+        ("", ""),
+        ("1", "Who we are"),
+        ("2", "Information Collection and Use"),
+    ]
+    assert [kind for kind, _ in blocks(wrapped)] == ["p", "p", "p", "p", "li", "li"]
+
+
+DOCUMENT_HEADERS = [
+    pytest.param(
+        "<div class='container'><header class='doc-header'><span>Privacy</span>"
+        "<h1>Privacy Policy</h1><div class='updated'>Last updated: May 2, 2026</div></header>"
+        "<article>{policy}</article></div>",
+        True,
+        id="header-titling-the-document",
+    ),
+    pytest.param(
+        "<header class='hero'><h1>Privacy Policy</h1><p>How we use your data</p></header>"
+        "<main><a href='/'>Back</a><p class='date'>Last updated: May 2, 2026</p>"
+        "<div class='content'>{policy}</div></main>",
+        True,
+        id="hero-header-with-a-sibling-date-line",
+    ),
+    pytest.param(
+        "<header><h1 class='logo'>Example</h1><a href='/'>Home</a> <a href='/blog'>Blog</a>"
+        " <a href='/jobs'>Jobs</a><p>Last updated: May 2, 2026</p></header>"
+        "<main>{policy}</main>",
+        False,
+        id="site-header-with-navigation",
+    ),
+]
+
+LONG_POLICY = "".join(
+    f"<h2>{n}. Section</h2><p>We collect your name and e-mail address to run the service and"
+    f" keep them for {n} years after your last visit, unless the law requires otherwise.</p>"
+    for n in range(1, 9)
+)
+
+
+@pytest.mark.parametrize(("layout", "dated"), DOCUMENT_HEADERS)
+def test_a_header_that_titles_the_document_is_policy_text(layout: str, dated: bool) -> None:
+    document = normalize(page(layout.format(policy=LONG_POLICY)), url=PAGE_URL)
+    assert (document.last_updated is not None) is dated
+    assert ("Last updated: May 2, 2026" in document.text) is dated
+
+
 def tiny_pdf(lines: list[str]) -> bytes:
     """A one-page PDF showing `lines` in Helvetica, with a correct cross-reference table."""
     content = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
