@@ -1,0 +1,292 @@
+"""Crawl throughput and memory at N targets, side by side with urlwatch 2.x.
+
+Serves N targets on loopback addresses from real pages of the policy corpus (target i is
+snapshot pair i, cycled; pairs touching a snapshot where the manifest's selector no longer
+matches are left out, so that both tools see pages they can read), then runs three crawls:
+
+1. all new            — every target answers with its pair's first snapshot;
+2. nothing changed    — the same bytes again;
+3. every page changed — every target answers with its pair's second snapshot.
+
+Each crawl is `policywatch crawl` (targets with the manifest's selectors) and the same pages
+through urlwatch (its `css` filter where the manifest has selectors, then `html2text` with
+method `pyhtml2text`), each in its own process tree. It prints pages per second, the peak
+resident memory of the whole process tree, the store size per stored version, and the ratios.
+
+The pages are served by a separate process, on 100 loopback addresses (127.0.1.1 and up), so
+that per-domain politeness works as it would across many sites.
+
+    python bench/crawl.py --targets 1000
+    python bench/crawl.py --targets 10000 --urlwatch /path/to/venv/bin/urlwatch
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ADDRESSES = [f"127.0.1.{i}" for i in range(1, 101)]
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    select: object
+    remove: object
+    before: Path
+    after: Path
+
+
+def corpus_sites(corpus: Path, count: int) -> list[Site]:
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    misses = set(json.loads((corpus / "labels" / "selector_misses.json").read_text())["dating"])
+    pairs = [
+        (doc, pair)
+        for doc in manifest
+        for pair in doc["pairs"]
+        if f"{doc['id']}/{pair['before']}" not in misses
+        and f"{doc['id']}/{pair['after']}" not in misses
+    ]
+    sites = []
+    for index in range(count):
+        doc, pair = pairs[index % len(pairs)]
+        host = ADDRESSES[index % len(ADDRESSES)]
+        sites.append(
+            Site(
+                url=f"http://{host}:{{port}}/p{index}",
+                select=doc["select"],
+                remove=doc["remove"],
+                before=corpus / doc["id"] / f"{pair['before']}.html",
+                after=corpus / doc["id"] / f"{pair['after']}.html",
+            )
+        )
+    return sites
+
+
+# -- the page server (its own process) ---------------------------------------------------------
+
+
+def serve(sites: list[Site], port: int, phase: multiprocessing.Value, ready) -> None:  # type: ignore[type-arg]
+    cache: dict[Path, bytes] = {}
+
+    def body(path: str) -> bytes | None:
+        if not path.startswith("/p") or not path[2:].isdigit() or int(path[2:]) >= len(sites):
+            return None
+        site = sites[int(path[2:])]
+        file = site.after if phase.value else site.before
+        if file not in cache:
+            cache[file] = file.read_bytes()
+        return cache[file]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].decode()
+                page = body(path)
+                if page is None:
+                    status, page, kind = b"404 Not Found", b"not found", b"text/plain"
+                else:
+                    status, kind = b"200 OK", b"text/html; charset=utf-8"
+                writer.write(
+                    b"HTTP/1.1 "
+                    + status
+                    + b"\r\nContent-Type: "
+                    + kind
+                    + b"\r\nContent-Length: "
+                    + str(len(page)).encode()
+                    + b"\r\n\r\n"
+                    + page
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        servers = [await asyncio.start_server(handle, host, port) for host in ADDRESSES]
+        ready.set()
+        await asyncio.gather(*(s.serve_forever() for s in servers))
+
+    asyncio.run(main())
+
+
+# -- measuring a process tree --------------------------------------------------------------------
+
+
+def tree_rss_mb(root: int) -> float:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[int(entry)] = int(line.split()[1])
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total / 1024
+
+
+def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, peak tree RSS (MB) and exit status of a command."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_mb(process.pid))
+        time.sleep(0.1)
+    seconds = time.monotonic() - started
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode not in (0,):
+        print(f"    exit status {process.returncode}: {stderr.strip()[-300:]}")
+    return seconds, peak, process.returncode
+
+
+# -- the two tools ---------------------------------------------------------------------------------
+
+
+def policywatch_config(sites: list[Site], port: int, folder: Path) -> Path:
+    lines = ['[storage]\npath = "store.db"\n']
+    for index, site in enumerate(sites):
+        lines.append(f'[[targets]]\nname = "t{index}"\nurl = "{site.url.format(port=port)}"')
+        if site.select:
+            lines.append(f"select = {json.dumps(site.select)}")
+        if site.remove:
+            lines.append(f"remove = {json.dumps(site.remove)}")
+    config = folder / "config.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def _css(selection: object) -> str | None:
+    if isinstance(selection, str):
+        return selection
+    if isinstance(selection, list) and all(isinstance(s, str) for s in selection):
+        return ", ".join(selection)
+    return None  # a range: urlwatch has no equivalent, so the whole page goes to html2text
+
+
+def urlwatch_files(sites: list[Site], port: int, folder: Path) -> list[str]:
+    jobs = []
+    for index, site in enumerate(sites):
+        filters: list[object] = []
+        css = _css(site.select)
+        if css:
+            filters.append({"css": css})
+        remove = _css(site.remove)
+        if remove:
+            filters.append({"css": {"selector": remove, "exclude": remove}})
+        filters.append({"html2text": {"method": "pyhtml2text"}})
+        jobs.append({"name": f"t{index}", "url": site.url.format(port=port), "filter": filters})
+    urls = folder / "urls.yaml"
+    urls.write_text("\n---\n".join(json.dumps(job) for job in jobs) + "\n")
+    config = folder / "urlwatch.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "display": {"new": True, "error": True, "unchanged": False},
+                "report": {"text": {"details": True}, "stdout": {"enabled": False}},
+            }
+        )
+    )
+    return ["--urls", str(urls), "--config", str(config), "--cache", str(folder / "cache.db")]
+
+
+def versions_in(store: Path) -> tuple[int, int]:
+    with sqlite3.connect(store) as db:
+        versions = db.execute("select count(*) from versions").fetchone()[0]
+    size = sum(p.stat().st_size for p in store.parent.glob(store.name + "*"))
+    return versions, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--targets", type=int, default=1000)
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "policy-corpus")
+    parser.add_argument(
+        "--urlwatch",
+        default=shutil.which("urlwatch"),
+        help="urlwatch executable (default: on PATH); 'none' to skip it",
+    )
+    args = parser.parse_args()
+
+    sites = corpus_sites(args.corpus, args.targets)
+    phase = multiprocessing.Value("i", 0)
+    ready = multiprocessing.Event()
+    port = free_port()
+    server = multiprocessing.Process(target=serve, args=(sites, port, phase, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    use_urlwatch = args.urlwatch not in (None, "none")
+    print(
+        f"{len(sites)} targets on {len(ADDRESSES)} loopback addresses; "
+        f"{os.cpu_count()} cores; urlwatch: {args.urlwatch if use_urlwatch else 'skipped'}"
+    )
+    print(f"{'crawl':18} {'tool':11} {'seconds':>8} {'pages/s':>8} {'peak MB':>8}")
+    results: dict[tuple[str, str], float] = {}
+    with tempfile.TemporaryDirectory(prefix="policywatch-bench-") as tmp:
+        folder = Path(tmp)
+        config = policywatch_config(sites, port, folder)
+        urlwatch_args = urlwatch_files(sites, port, folder) if use_urlwatch else []
+        for label, changed in (("1 all new", 0), ("2 nothing changed", 0), ("3 all changed", 1)):
+            phase.value = changed
+            tools = [
+                ("policywatch", [sys.executable, "-m", "monitor", "crawl", "--config", str(config)])
+            ]
+            if use_urlwatch:
+                tools.append(("urlwatch", [args.urlwatch, *urlwatch_args]))
+            for tool, command in tools:
+                seconds, peak, _ = run_measured(command, REPO, env)
+                rate = len(sites) / seconds
+                results[(label, tool)] = rate
+                print(f"{label:18} {tool:11} {seconds:8.1f} {rate:8.1f} {peak:8.0f}", flush=True)
+            if use_urlwatch:
+                ratio = results[(label, "policywatch")] / results[(label, "urlwatch")]
+                print(f"{'':18} {'ratio':11} {'':8} {ratio:7.2f}x")
+        versions, size = versions_in(folder / "store.db")
+        print(
+            f"store: {versions} versions, {size / 1e6:.1f} MB, "
+            f"{size / max(versions, 1) / 1024:.1f} KB per stored version"
+        )
+    server.terminate()
+
+
+def free_port() -> int:
+    """A TCP port free on the benchmark's loopback addresses."""
+    with socket.socket() as sock:
+        sock.bind((ADDRESSES[0], 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
