@@ -31,6 +31,7 @@ class StorePipeline:
         self.store = Store(spider.config.store_path)
         self.targets = {t.name: t for t in spider.targets}
         spider.results = self.results
+        spider.validators = self.store.validators()  # read by the spider's first request
 
     def process_item(self, item: FetchedPage) -> FetchedPage:
         assert self.store is not None
@@ -44,6 +45,9 @@ class StorePipeline:
             failure_threshold=config.failure_threshold,
         )
         self.results.append(result)
+        progress = getattr(spider, "progress", None)  # run_crawl's callback, per target
+        if progress is not None:
+            progress(result)
         if result.error:
             log.warning("%s: %s", item.target, result.error)
         return item

@@ -17,12 +17,21 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 
-DOWNLOAD_TIMEOUT = pages.DOWNLOAD_TIMEOUT
+DOWNLOAD_TIMEOUT = pages.DOWNLOAD_TIMEOUT  # a target's `timeout` overrides it per request
+# Memory stays bounded whatever a server sends: a body announced or received beyond
+# DOWNLOAD_MAXSIZE is dropped, and HttpCompressionMiddleware applies the same limit to the
+# decompressed body (a gzip bomb stops at DOWNLOAD_MAXSIZE bytes). A short body with a longer
+# Content-Length is a data loss error (DOWNLOAD_FAIL_ON_DATALOSS, on by default): retried.
 DOWNLOAD_MAXSIZE = pages.DOWNLOAD_MAXSIZE
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 RETRY_ENABLED = True
-RETRY_TIMES = 2
+RETRY_TIMES = 2  # timeouts, refused connections, data loss, 429, 500, 502, 503, 504
+RETRY_AFTER_MAX_WAIT = 30  # seconds of Retry-After a crawl waits; a longer one is not retried
 REDIRECT_MAX_TIMES = 10
+# Every status reaches the spider (the store records 404 or 503 as the reason of a failed
+# fetch), after redirects are followed and retries are spent.
+HTTPERROR_ALLOW_ALL = True
+DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.RetryAfterMiddleware": 560}
 
 # Every target is fetched each run; a policy page is never "already seen".
 HTTPCACHE_ENABLED = False
@@ -31,3 +40,14 @@ TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "WARNING"
 
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
+
+# Targets with `render = true` are loaded in the system's Chromium through scrapy-playwright
+# (the spider installs its download handler and launch options only when a target renders).
+# scrapy-playwright needs the asyncio reactor. Each render has a browser context of its own,
+# closed after the page is read; at most PLAYWRIGHT_MAX_CONTEXTS pages render at once.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_MAX_CONTEXTS = 4
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 1
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = DOWNLOAD_TIMEOUT * 1000
+PLAYWRIGHT_ABORT_REQUEST = "monitor.render.needless_resource"

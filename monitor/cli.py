@@ -7,17 +7,21 @@ processed and stored), 2 for usage and configuration errors.
 from __future__ import annotations
 
 import json
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from monitor.config import ConfigError, load_config
+from monitor.config import Config, ConfigError, load_config
 from monitor.diff import compare, format_report
 from monitor.document import Document
 from monitor.normalize import ExtractionError, Selection, normalize
-from monitor.pages import PageError, read_page
+from monitor.pages import DOWNLOAD_TIMEOUT, PageError, read_page, render_page
+from monitor.render import short_page_hint, with_rendering_hint
+from monitor.store import Store
 
 
 class UsageProblem(click.ClickException):
@@ -57,19 +61,32 @@ def cli() -> None:
 def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
     """Crawl all configured targets, or the NAMES given, into the store, and send alerts.
 
+    On a terminal: a progress bar, then a table of the results. Otherwise one line per target.
     Example: policywatch crawl "Ecomsters privacy policy"
     """
-    from monitor.crawl import run_crawl
+    from monitor.crawl import run_crawl, summary_table
 
+    interactive = sys.stdout.isatty()
     try:
         config = load_config(config_file)
-        summary = run_crawl(config, names)
+        if interactive:
+            count = len(config.pick(names))
+            with click.progressbar(
+                length=count, label="Crawling", show_pos=True, item_show_func=lambda name: name
+            ) as bar:
+                summary = run_crawl(config, names, on_result=lambda r: bar.update(1, r.target))
+        else:
+            summary = run_crawl(config, names)
     except ConfigError as err:
         raise UsageProblem(str(err)) from None
-    for result in summary.results:
+    if interactive:
+        click.echo(summary_table(summary.results))
+    for result in () if interactive else summary.results:
         detail = result.error or (result.change.summary if result.change else "")
         if result.alerted:
             detail += " [alert]"
+        if result.hint:
+            detail += f"{'; ' if detail else ''}warning: {result.hint}"
         click.echo(f"{result.target}: {result.result}{': ' + detail if detail else ''}")
     for delivery in summary.deliveries:
         state = "sent" if delivery.error is None else f"failed: {delivery.error}"
@@ -134,12 +151,39 @@ def status(config_file: Path | None, as_json: bool) -> None:
 @select_option
 @remove_option
 @json_option
-def inspect(source: str, select: tuple[str, ...], remove: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--render", is_flag=True, help="Load the URL in Chromium and read it after its scripts ran."
+)
+@click.option(
+    "--wait-for",
+    "wait_for",
+    help="With --render: wait for this CSS or XPath selector instead of network idle.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DOWNLOAD_TIMEOUT,
+    show_default=True,
+    help="With --render: seconds each wait may take.",
+)
+def inspect(
+    source: str,
+    select: tuple[str, ...],
+    remove: tuple[str, ...],
+    as_json: bool,
+    render: bool,
+    wait_for: str | None,
+    timeout: float,
+) -> None:
     """Show the normalized document of SOURCE: a saved page (HTML or text) or a URL.
 
-    Example: policywatch inspect privacy.html --select main --json
+    A page whose HTML holds almost no text but scripts gets a warning on stderr: inspect it
+    again with --render. Example: policywatch inspect https://example.com/privacy --render
     """
-    document = _load_document(source, select, remove)
+    if wait_for and not render:
+        raise UsageProblem("--wait-for needs --render")
+    rendering = Rendering(wait_for, timeout) if render else None
+    document = _load_document(source, select, remove, rendering)
     if as_json:
         click.echo(json.dumps(inspect_json(document), ensure_ascii=False, indent=2))
         return
@@ -261,15 +305,307 @@ def test_notify(config_file: Path | None) -> None:
         sys.exit(1)
 
 
-def _load_document(source: str, select: tuple[str, ...], remove: tuple[str, ...]) -> Document:
+def _store_for(config_file: Path | None) -> tuple[Config, Store]:
+    """The configuration and its store, for the commands that read history."""
+    try:
+        config = load_config(config_file)
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from None
+    if not config.store_path.exists():
+        raise click.ClickException(f"no store at {config.store_path}: run policywatch crawl first")
+    return config, Store(config.store_path)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@cli.command(name="history")
+@click.argument("name")
+@config_option
+@json_option
+def history_command(name: str, config_file: Path | None, as_json: bool) -> None:
+    """List the stored versions of NAME: fetch time, stated dates, and what changed.
+
+    Example: policywatch history "Ecomsters privacy policy"
+    """
+    from monitor.history import HistoryError, history
+
+    _, store = _store_for(config_file)
+    with store:
+        try:
+            entries = history(store, name)
+        except HistoryError as err:
+            raise click.ClickException(str(err)) from None
+    if as_json:
+        _echo_json([e.to_dict() for e in entries])
+        return
+    for e in entries:
+        stated = f"last updated {e.last_updated or '-'}"
+        if e.effective:
+            stated += f", effective {e.effective}"
+        what = "first version" if e.change is None else f"{e.change}: {e.summary}"
+        click.echo(f"{e.version:>5}  {e.fetched_at}  {stated}  {e.word_count} words  {what}")
+
+
+@cli.command(name="diff")
+@click.argument("name")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@config_option
+@json_option
+def diff_command(
+    name: str,
+    old: str | None,
+    new: str | None,
+    fmt: str,
+    output: Path | None,
+    config_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Show what changed in NAME between two versions: OLD and NEW are version ids (as
+    `history` lists them) or dates (YYYY-MM-DD: the version as it stood that day); by default
+    the last two versions.
+
+    Example: policywatch diff "Ecomsters privacy policy" 2025-01-01 --format html -o diff.html
+    """
+    from monitor.history import HistoryError, diff, render_diff
+
+    config, store = _store_for(config_file)
+    with store:
+        try:
+            result = diff(store, name, old, new)
+        except HistoryError as err:
+            raise click.ClickException(str(err)) from None
+    if as_json:
+        text = json.dumps(
+            {"from": result.old.id, "to": result.new.id, "change": result.change.to_dict()},
+            ensure_ascii=False,
+            indent=2,
+        )
+    else:
+        urls = {t.name: t.url for t in config.targets}
+        text = render_diff(result, urls.get(name, ""), fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command(name="show")
+@click.argument("name")
+@click.option("--at", "at", help="A date (YYYY-MM-DD) or version id; default: the newest.")
+@config_option
+@json_option
+def show_command(name: str, at: str | None, config_file: Path | None, as_json: bool) -> None:
+    """Print the text of NAME as it stood at a date (by fetch time), or its newest version.
+
+    Example: policywatch show "Ecomsters privacy policy" --at 2025-02-01
+    """
+    from monitor.history import HistoryError, show
+
+    _, store = _store_for(config_file)
+    with store:
+        try:
+            version = show(store, name, at)
+        except HistoryError as err:
+            raise click.ClickException(str(err)) from None
+    if as_json:
+        _echo_json(
+            {"version": version.id, "fetched_at": version.created_at}
+            | inspect_json(version.document)
+        )
+        return
+    click.echo(version.document.text, nl=False)
+
+
+@cli.command(name="search")
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, help="At most this many results.")
+@config_option
+@json_option
+def search_command(query: str, limit: int, config_file: Path | None, as_json: bool) -> None:
+    """Search every stored version, current and past, paragraph by paragraph (SQLite FTS5
+    syntax: words, "a phrase", prefix*, AND / OR / NOT, within one paragraph or heading).
+
+    Example: policywatch search '"sell your data"'
+    """
+    from monitor.history import search
+
+    _, store = _store_for(config_file)
+    with store:
+        hits = search(store, query, limit)
+    if as_json:
+        _echo_json([hit.to_dict() for hit in hits])
+        return
+    for hit in hits:
+        versions = (
+            f"version {hit.version}"
+            if hit.first_version == hit.version
+            else f"versions {hit.first_version}–{hit.version}"
+        )
+        state = "current" if hit.current else f"until {hit.fetched_at}"
+        click.echo(f"{hit.target} — {versions} ({state})")
+        click.echo(f"    {hit.snippet}")
+    if not hits:
+        click.echo("no match")
+
+
+@cli.command(name="export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--git", "git", is_flag=True, help="A git history: one commit per version.")
+@config_option
+def export_command(directory: Path, git: bool, config_file: Path | None) -> None:
+    """Write every stored version to DIRECTORY as Markdown, one file per target and version;
+    with --git, one file per target in a git repository with one commit per version, dated
+    by its fetch time (run again: only new versions are committed).
+
+    Example: policywatch export policy-archive --git
+    """
+    from monitor.history import HistoryError, export
+
+    config, store = _store_for(config_file)
+    with store:
+        try:
+            written = export(store, directory, {t.name: t.url for t in config.targets}, git=git)
+        except HistoryError as err:
+            raise click.ClickException(str(err)) from None
+    kind = "commits" if git else "files"
+    click.echo(f"{len(written)} {kind} written to {directory}")
+
+
+@cli.command(name="reprocess")
+@click.argument("names", nargs=-1)
+@config_option
+@json_option
+def reprocess_command(names: tuple[str, ...], config_file: Path | None, as_json: bool) -> None:
+    """Normalize the kept page bodies of all targets (or NAMES) again and rebuild their
+    versions and changes, after an update of policywatch or of a target's selectors.
+    Sends no alert. Exit 1 when a target could not be reprocessed.
+
+    Example: policywatch reprocess "Ecomsters privacy policy"
+    """
+    from monitor.history import HistoryError, reprocess
+
+    config, store = _store_for(config_file)
+    try:
+        targets = config.pick(names)
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from None
+    results, problems = [], []
+    with store:
+        for target in targets:
+            try:
+                results.append(reprocess(store, target))
+            except HistoryError as err:
+                problems.append(str(err))
+    if as_json:
+        _echo_json({"reprocessed": [r.to_dict() for r in results], "problems": problems})
+    else:
+        for r in results:
+            click.echo(
+                f"{r.target}: {r.fetches} fetches normalized again; versions "
+                f"{r.versions_before} → {r.versions_after}, {r.changes} changes"
+            )
+        for problem in problems:
+            click.echo(problem)
+    if problems:
+        sys.exit(1)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    wait_for: str | None
+    timeout: float
+
+
+@cli.command(name="add")
+@click.argument("site")
+@click.option("--yes", "assume_yes", is_flag=True, help="Add every page found, without asking.")
+@config_option
+@json_option
+def add_command(site: str, assume_yes: bool, config_file: Path | None, as_json: bool) -> None:
+    """Find the privacy policy, terms and cookie policy linked from SITE's home page and add
+    the ones you choose to config.toml (its comments and layout are kept).
+
+    Example: policywatch add https://example.com --yes
+    """
+    from monitor.config import config_path
+    from monitor.discover import DiscoveryError, add_targets, discover
+
+    file = config_path(config_file)
+    try:
+        found = discover(site)
+    except DiscoveryError as err:
+        raise click.ClickException(str(err)) from None
+    if not found:
+        raise click.ClickException(f"{site}: no privacy, terms or cookie page linked")
+    if not as_json:
+        for index, page in enumerate(found, 1):
+            where = "footer" if page.in_footer else "page"
+            click.echo(f"{index}. {page.name}: {page.url}  ({where} link {page.link_text!r})")
+    chosen = found
+    if not assume_yes:
+        answer = click.prompt("Add which (numbers, comma-separated; none: 0)", default="all")
+        if answer.strip().lower() != "all":
+            picked = {int(n) for n in re.findall(r"\d+", answer)}
+            chosen = [page for index, page in enumerate(found, 1) if index in picked]
+    try:
+        added = add_targets(file, chosen)
+    except DiscoveryError as err:
+        raise click.ClickException(str(err)) from None
+    if as_json:
+        _echo_json(
+            {
+                "found": [p.__dict__ for p in found],
+                "added": [{"name": p.name, "url": p.url} for p in added],
+            }
+        )
+        return
+    for page in added:
+        click.echo(f"added {page.name!r} to {file}")
+    if len(added) < len(chosen):
+        click.echo(f"{len(chosen) - len(added)} already watched")
+
+
+def _load_document(
+    source: str,
+    select: tuple[str, ...],
+    remove: tuple[str, ...],
+    rendering: Rendering | None = None,
+) -> Document:
+    """The document of `source`; unless it was rendered, a warning on stderr (or in the error)
+    when the page looks built by scripts."""
+    page = None
     try:
         selection = Selection.from_config(list(select), list(remove))
-        page = read_page(source)
-        return normalize(
+        if rendering:
+            page = render_page(source, wait_for=rendering.wait_for, timeout=rendering.timeout)
+        else:
+            page = read_page(source)
+        document = normalize(
             page.body, content_type=page.content_type, url=page.url, selection=selection
         )
-    except (PageError, ExtractionError) as err:
+    except ExtractionError as err:
+        message = str(err)
+        if page is not None and not rendering and err.kind in ("empty", "selector-miss"):
+            message = with_rendering_hint(message, page.body, page.content_type)
+        raise click.ClickException(f"{source}: {message}") from None
+    except PageError as err:
         raise click.ClickException(f"{source}: {err}") from None
+    hint = None if rendering else short_page_hint(document, page.body, page.content_type)
+    if hint:
+        click.echo(f"warning: {source}: {hint}", err=True)
+    return document
 
 
 def main() -> None:

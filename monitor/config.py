@@ -6,6 +6,7 @@ No other module reads TOML or the environment for settings: everything a crawl n
 
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 import re
@@ -29,6 +30,8 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 DEFAULT_DIGEST_THRESHOLD = 5
 DEFAULT_FAILURE_THRESHOLD = 3
+DEFAULT_TIMEOUT = 30.0  # seconds for one download (headers and body), per attempt
+DEFAULT_CONFIRM_COLLAPSE = 2  # fetches in a row a collapsed text needs to become a version
 
 _TOP_KEYS = {
     "storage",
@@ -39,11 +42,28 @@ _TOP_KEYS = {
     "targets",
     "digest_threshold",
     "failure_threshold",
+    "timeout",
+    "confirm_collapse",
+    "allow_file_urls",
+    "render",
 }
 _STORAGE_KEYS = {"path"}
 _NOTIFY_KEYS = {"urls", "config"}
 _NOTIFY_URL_KEYS = {"url", "tags"}
-_TARGET_KEYS = {"name", "url", "select", "remove", "alert_on", "schedule", "day_first", "tags"}
+_TARGET_KEYS = {
+    "name",
+    "url",
+    "select",
+    "remove",
+    "alert_on",
+    "schedule",
+    "day_first",
+    "tags",
+    "timeout",
+    "confirm_collapse",
+    "render",
+    "wait_for",
+}
 
 
 class ConfigError(ValueError):
@@ -59,6 +79,10 @@ class Target:
     schedule: str
     day_first: bool | None = None
     tags: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    confirm_collapse: int = DEFAULT_CONFIRM_COLLAPSE
+    render: bool = False  # fetched in Chromium, after its scripts ran (monitor/render.py)
+    wait_for: str | None = None  # rendering: wait for this selector, not for network idle
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,7 @@ class Config:
     targets: tuple[Target, ...]
     digest_threshold: int = DEFAULT_DIGEST_THRESHOLD
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
+    allow_file_urls: bool = False
 
     @property
     def notify_urls(self) -> tuple[str, ...]:
@@ -104,16 +129,127 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """The configuration in `path`; a ConfigError names the file, and the line where the
+    mistake is (`config.toml:12: targets['x'].url: ...`) whenever the line can be found."""
     file = config_path(path)
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{file}: invalid TOML: {err}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{file}: cannot read: {err}") from None
-    return parse_config(raw, file)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(_syntax_error(file, err)) from None
+    try:
+        return parse_config(raw, file)
+    except ConfigError as err:
+        raise ConfigError(with_line(str(err), file, text)) from None
+
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+
+
+def _syntax_error(file: Path, err: tomllib.TOMLDecodeError) -> str:
+    position = _TOML_POSITION.match(str(err))
+    if position is None:
+        return f"{file}: invalid TOML: {err}"
+    return f"{file}:{position['line']}:{position['column']}: invalid TOML: {position['message']}"
+
+
+# -- where a key is in the file: for messages `config.toml:12: targets['x'].url: ...` -------
+
+_TABLE_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+_KEY_PART = re.compile(
+    r"\.?(?P<bare>[A-Za-z_][\w-]*)|\[(?P<index>\d+)\]"
+    r"""|\[(?P<name>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\]"""
+)
+
+KeyPath = tuple[str | int, ...]
+
+
+class _Named(str):
+    """A key part that picks an array table by its `name` (`targets['x']`)."""
+
+
+def with_line(message: str, file: Path, text: str) -> str:
+    """`message` ("FILE: KEY: problem") as "FILE:LINE: KEY: problem" when KEY is found in
+    `text`; unchanged otherwise."""
+    prefix = f"{file}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    line = key_line(text, rest.split(": ", 1)[0])
+    return f"{file}:{line}: {rest}" if line else message
+
+
+def key_line(text: str, key: str) -> int | None:
+    """The line of `key` (as messages spell it: `schedule`, `notify.urls[0]`,
+    `targets[2].name`, `targets['x'].url`) in the TOML `text`: the line of the key itself, else
+    of the nearest enclosing table or key."""
+    path: list[str | int] = []
+    position = 0
+    while position < len(key):
+        part = _KEY_PART.match(key, position)
+        if part is None or part.end() == position:
+            break
+        if part["bare"]:
+            path.append(part["bare"])
+        elif part["index"]:
+            path.append(int(part["index"]))
+        else:
+            path.append(_Named(ast.literal_eval(part["name"])))
+        position = part.end()
+    lines, named = _key_lines(text)
+    resolved: list[str | int] = []
+    for part in path:
+        if isinstance(part, _Named):  # targets['x']: the array table whose name is 'x'
+            table = named.get((*resolved, str(part)))
+            if table is None:
+                break
+            resolved = list(table)
+        else:
+            resolved.append(part)
+    for end in range(len(resolved), 0, -1):
+        line = lines.get(tuple(resolved[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def _key_lines(text: str) -> tuple[dict[KeyPath, int], dict[KeyPath, KeyPath]]:
+    """The first line of every table and key of the file, by path (an array table's path
+    ends with its index); and each array table's path by its path prefix and `name`."""
+    lines: dict[KeyPath, int] = {}
+    named: dict[KeyPath, KeyPath] = {}
+    counts: dict[KeyPath, int] = {}
+    table: KeyPath = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            name = tuple(part.strip().strip("\"'") for part in header[2].split("."))
+            if header[1] == "[[":
+                counts[name] = counts.get(name, 0) + 1
+                table = (*name, counts[name] - 1)
+            else:
+                table = name
+            lines.setdefault(table, number)
+            continue
+        key = _KEY_LINE.match(line)
+        if key is None:
+            continue
+        name = key[1].strip("\"'")
+        lines.setdefault((*table, name), number)
+        if name == "name" and table and isinstance(table[-1], int):
+            try:
+                value = tomllib.loads(line.strip()).get("name")
+            except tomllib.TOMLDecodeError:
+                continue
+            if isinstance(value, str):
+                named.setdefault((*table[:-1], value.strip()), table)
+    return lines, named
 
 
 def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
@@ -131,6 +267,10 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
     destinations = _destinations(notify, file)
     digest_threshold = _positive_int(raw, "digest_threshold", file, DEFAULT_DIGEST_THRESHOLD)
     failure_threshold = _positive_int(raw, "failure_threshold", file, DEFAULT_FAILURE_THRESHOLD)
+    timeout = _timeout(raw, file, "timeout", DEFAULT_TIMEOUT)
+    confirm_collapse = _positive_int(raw, "confirm_collapse", file, DEFAULT_CONFIRM_COLLAPSE)
+    allow_file_urls = bool(_optional_bool(raw, "allow_file_urls", file, "allow_file_urls"))
+    render = bool(_optional_bool(raw, "render", file, "render"))
 
     alert_on = _alert_on(raw, file, "alert_on", "material")
     schedule = _schedule(raw, file, "schedule", DEFAULT_SCHEDULE)
@@ -145,7 +285,18 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
         key = f"targets[{index}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{file}: {key}: expected a table")
-        target = _target(entry, file, key, alert_on, schedule, day_first)
+        target = _target(
+            entry,
+            file,
+            key,
+            alert_on,
+            schedule,
+            day_first,
+            timeout=timeout,
+            confirm_collapse=confirm_collapse,
+            allow_file_urls=allow_file_urls,
+            render=render,
+        )
         if target.name in seen:
             raise ConfigError(f"{file}: {key}.name: duplicate target name {target.name!r}")
         seen.add(target.name)
@@ -159,6 +310,7 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
         targets=tuple(targets),
         digest_threshold=digest_threshold,
         failure_threshold=failure_threshold,
+        allow_file_urls=allow_file_urls,
     )
 
 
@@ -179,10 +331,30 @@ def _destinations(notify: Mapping[str, Any], file: Path) -> tuple[Destination, .
             url, tags = entry, ()
         else:
             raise ConfigError(f"{file}: {key}: expected a URL or {{url = ..., tags = [...]}}")
-        destinations.append(Destination(_expand_env(url, file, key), tags))
+        url = _expand_env(url, file, key)
+        _check_apprise_url(url, file, key)
+        destinations.append(Destination(url, tags))
     if "config" in notify:
         destinations += _apprise_config_file(notify, file)
     return tuple(destinations)
+
+
+def _check_apprise_url(url: str, file: Path, key: str) -> None:
+    """An Apprise URL of a known service whose parts that service accepts. The message names
+    the scheme only: the rest of the URL may hold a token."""
+    import apprise
+    from apprise.manager_plugins import NotificationManager
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    schemes = NotificationManager().schemas()
+    if scheme not in schemes:
+        shown = f"{scheme}://" if scheme else "a URL without a scheme"
+        hint = _did_you_mean(scheme, schemes) if scheme else ""
+        raise ConfigError(f"{file}: {key}: unknown Apprise scheme: {shown}{hint}")
+    if apprise.Apprise.instantiate(url) is None:
+        raise ConfigError(
+            f"{file}: {key}: not a valid {scheme}:// Apprise URL (see the Apprise wiki for it)"
+        )
 
 
 def _apprise_config_file(notify: Mapping[str, Any], file: Path) -> list[Destination]:
@@ -214,11 +386,57 @@ def _tags(raw: Mapping[str, Any], file: Path, key: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in value)
 
 
-def _positive_int(raw: Mapping[str, Any], name: str, file: Path, default: int) -> int:
+def _positive_int(
+    raw: Mapping[str, Any], name: str, file: Path, default: int, key: str | None = None
+) -> int:
     value = raw.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{file}: {name}: expected a whole number of at least 1, got {value!r}")
+        raise ConfigError(
+            f"{file}: {key or name}: expected a whole number of at least 1, got {value!r}"
+        )
     return value
+
+
+MAX_TIMEOUT = 600.0
+
+
+def _timeout(raw: Mapping[str, Any], file: Path, key: str, default: float) -> float:
+    value = raw.get("timeout", default)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (0 < value <= MAX_TIMEOUT)
+    ):
+        raise ConfigError(
+            f"{file}: {key}: expected seconds between 0 and {MAX_TIMEOUT:g}, got {value!r}"
+        )
+    return float(value)
+
+
+def _target_url(url: str, file: Path, key: str, allow_file_urls: bool) -> str:
+    """An absolute http(s) URL with a host (and a valid port), or a file:// URL when the
+    configuration says `allow_file_urls = true`."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if not allow_file_urls:
+            raise ConfigError(
+                f"{file}: {key}: file:// URLs are read only with allow_file_urls = true"
+                " at the top of the configuration"
+            )
+        if not parts.path:
+            raise ConfigError(f"{file}: {key}: expected a file path after file://, got {url!r}")
+        return url
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{file}: {key}: expected an http:// or https:// URL, got {url!r}")
+    if re.search(r"\s", url):
+        raise ConfigError(f"{file}: {key}: a URL cannot contain spaces, got {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1 or port == 0:
+        raise ConfigError(f"{file}: {key}: expected a host name and a valid port, got {url!r}")
+    return url
 
 
 def _target(
@@ -228,14 +446,17 @@ def _target(
     alert_on: str,
     schedule: str,
     day_first: bool | None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    confirm_collapse: int = DEFAULT_CONFIRM_COLLAPSE,
+    allow_file_urls: bool = False,
+    render: bool = False,
 ) -> Target:
-    _check_keys(entry, _TARGET_KEYS, file, f"{key}.")
     name = _string(entry, "name", file, f"{key}.name")
     key = f"targets[{name!r}]" if name else key
+    _check_keys(entry, _TARGET_KEYS, file, f"{key}.")
     url = _string(entry, "url", file, f"{key}.url")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{file}: {key}.url: expected an http:// or https:// URL, got {url!r}")
+    url = _target_url(url, file, f"{key}.url", allow_file_urls)
     selectors = {}
     for field in ("select", "remove"):
         value = entry.get(field)
@@ -263,7 +484,28 @@ def _target(
         schedule=_schedule(entry, file, f"{key}.schedule", schedule),
         day_first=_optional_bool(entry, "day_first", file, f"{key}.day_first", day_first),
         tags=_tags(entry, file, f"{key}.tags"),
+        timeout=_timeout(entry, file, f"{key}.timeout", timeout),
+        confirm_collapse=_positive_int(
+            entry, "confirm_collapse", file, confirm_collapse, key=f"{key}.confirm_collapse"
+        ),
+        **_rendering(entry, file, key, render),
     )
+
+
+def _rendering(entry: Mapping[str, Any], file: Path, key: str, default: bool) -> dict[str, Any]:
+    """`render` (the configuration's default unless the target says otherwise) and
+    `wait_for`, a CSS or XPath selector that only a rendered target can wait for."""
+    render = bool(_optional_bool(entry, "render", file, f"{key}.render", default))
+    if "wait_for" not in entry:
+        return {"render": render}
+    wait_for = _string(entry, "wait_for", file, f"{key}.wait_for")
+    if not render:
+        raise ConfigError(f"{file}: {key}.wait_for: only rendered targets wait; set render = true")
+    try:
+        validate_selector(wait_for)
+    except ExtractionError as err:
+        raise ConfigError(f"{file}: {key}.wait_for: {err}") from None
+    return {"render": render, "wait_for": wait_for}
 
 
 def _table(raw: Mapping[str, Any], name: str, file: Path) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ tests) run `policywatch crawl` as a child process each time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scrapy.crawler import CrawlerProcess
@@ -35,8 +35,14 @@ def crawler_settings() -> Settings:
     return settings
 
 
-def run_crawl(config: Config, names: Sequence[str] = ()) -> CrawlSummary:
+def run_crawl(
+    config: Config,
+    names: Sequence[str] = (),
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> CrawlSummary:
     """Crawl the named targets (all when none are named) and deliver pending alerts.
+
+    `on_result` is called with each target's result as soon as it is stored (a progress bar).
 
     Targets another live crawl is working on (the daemon's, or a second manual one) are
     skipped and reported as such, never crawled twice at once.
@@ -57,7 +63,7 @@ def run_crawl(config: Config, names: Sequence[str] = ()) -> CrawlSummary:
     try:
         process = CrawlerProcess(crawler_settings())
         crawler = process.create_crawler(PoliciesSpider)
-        process.crawl(crawler, config=config, targets=claimed)
+        process.crawl(crawler, config=config, targets=claimed, progress=on_result)
         process.start()
     finally:
         with Store(config.store_path) as store:
@@ -72,3 +78,22 @@ def run_crawl(config: Config, names: Sequence[str] = ()) -> CrawlSummary:
     return CrawlSummary(
         results=results + skipped, deliveries=tuple(getattr(spider, "deliveries", ()))
     )
+
+
+def summary_table(results: Sequence[CheckResult]) -> str:
+    """The end-of-crawl table for a terminal: one row per target, then the count per result."""
+    width = max([len("target"), *(len(r.target) for r in results)])
+    rows = [f"{'target':{width}}  {'result':12}  detail", f"{'-' * width}  {'-' * 12}  ------"]
+    for result in results:
+        detail = result.error or (result.change.summary if result.change else "")
+        if result.alerted:
+            detail += " [alert]"
+        if result.hint:
+            detail += f"{'; ' if detail else ''}warning: {result.hint}"
+        rows.append(f"{result.target:{width}}  {result.result:12}  {detail}")
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.result] = counts.get(result.result, 0) + 1
+    rows.append("")
+    rows.append(", ".join(f"{count} {name}" for name, count in counts.items()))
+    return "\n".join(rows)

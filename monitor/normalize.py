@@ -28,7 +28,7 @@ from monitor.extract import (
     strip_furniture,
     walk_blocks,
 )
-from monitor.plaintext import pdf_text, plain_text_blocks
+from monitor.plaintext import MARKDOWN_TITLE_KEY, pdf_text, plain_text_blocks
 
 EXTRACTION_ERROR_KINDS = (
     "selector-miss",
@@ -37,6 +37,7 @@ EXTRACTION_ERROR_KINDS = (
     "challenge",
     "binary",
     "unsupported",
+    "too-deep",
 )
 
 
@@ -223,11 +224,11 @@ def normalize(
         if text is None:
             raise ExtractionError("unsupported", "PDF pages need the pypdf package")
         kind, body, content_type = "text", text.encode("utf-8"), "text/plain; charset=utf-8"
-    text = decode(body, content_type)
+    text = _CONTROL_CHARACTERS.sub("", decode(body, content_type).replace("\f", "\n"))
     if kind == "text":
         raw_blocks = plain_text_blocks(text)
         title = ""
-        if raw_blocks and raw_blocks[0].kind == "h" and not split_numbering(raw_blocks[0].text)[0]:
+        if raw_blocks and _is_text_title(raw_blocks[0]):
             title, raw_blocks = raw_blocks[0].text, raw_blocks[1:]
         return _assemble(
             raw_blocks,
@@ -243,6 +244,20 @@ def normalize(
         default_language=default_language,
         default_day_first=default_day_first,
     )
+
+
+# C0 controls other than white space: invisible in a browser, and not allowed in an lxml tree.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _is_text_title(first: RawBlock) -> bool:
+    """The first block of a plain text is its title when it is a "# Title" line, or a heading
+    without numbering that is not a lower Markdown heading ("## ...")."""
+    if first.kind != "h":
+        return False
+    if first.key == MARKDOWN_TITLE_KEY:
+        return True
+    return first.key[0] != 0 and not split_numbering(first.text)[0]
 
 
 def _normalize_html(
@@ -301,11 +316,21 @@ def _normalize_html(
 
 
 def _parse_html(text: str) -> etree._Element:
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True)
+    """The page's tree. libxml2 stops reading a page nested deeper than its limit (256
+    elements, 2048 with `huge_tree`) and keeps only what came before: such a page is refused
+    rather than read in part, since the lost tail would look like deleted policy text."""
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
     root = etree.fromstring(_XML_DECLARATION.sub("", text, count=1) or "<html/>", parser)
+    if any(error.type == _EXCESSIVE_DEPTH for error in parser.error_log):
+        raise ExtractionError(
+            "too-deep", "the page nests its elements too deeply to be read completely"
+        )
     if root is None:
         raise ExtractionError("empty", "the page has no content")
     return root
+
+
+_EXCESSIVE_DEPTH = etree.ErrorTypes.ERR_RESOURCE_LIMIT
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
@@ -502,6 +527,10 @@ def decode(body: bytes, content_type: str | None) -> str:
         meta.group(1).decode("ascii") if meta else None,
     ):
         encoding = _known_encoding(candidate)
+        if encoding == "cp1252" and _is_utf8_beyond_ascii(body):
+            # Text in a single-byte charset is almost never valid UTF-8 once it has accented
+            # letters: a page labelled Latin-1 that is, was saved as UTF-8 and mislabelled.
+            return body.decode("utf-8")
         if encoding:
             try:
                 return body.decode(encoding)
@@ -511,6 +540,16 @@ def decode(body: bytes, content_type: str | None) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         return body.decode("cp1252", errors="replace")
+
+
+def _is_utf8_beyond_ascii(body: bytes) -> bool:
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _known_encoding(name: str | None) -> str | None:

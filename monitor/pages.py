@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 try:
     VERSION = version("policywatch")
@@ -40,6 +42,62 @@ def read_page(source: str) -> Page:
         raise PageError(err.strerror or str(err)) from None
     content_type, _ = mimetypes.guess_type(path.name)
     return Page(body=body, content_type=content_type, url=path.resolve().as_uri())
+
+
+def render_page(
+    url: str, *, wait_for: str | None = None, timeout: float = DOWNLOAD_TIMEOUT
+) -> Page:
+    """The page at `url` as Chromium shows it after its scripts ran: fetched by the crawl's own
+    spider, settings and scrapy-playwright, without a store. It runs a Scrapy crawl, and
+    Twisted's reactor cannot be restarted: call it once per process (`inspect --render`)."""
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.spiders.policies import PoliciesSpider
+    from monitor.config import Config, Target
+    from monitor.crawl import crawler_settings
+    from monitor.normalize import Selection
+
+    if not url.startswith(("http://", "https://")):
+        raise PageError("only an http:// or https:// URL can be rendered")
+    target = Target(
+        name=url,
+        url=url,
+        selection=Selection(),
+        alert_on="any",
+        schedule="1d",
+        timeout=timeout,
+        render=True,
+        wait_for=wait_for,
+    )
+    config = Config(
+        path=Path("inspect"),
+        store_path=Path(os.devnull),
+        destinations=(),
+        alert_on="any",
+        schedule="1d",
+        targets=(target,),
+    )
+    settings = crawler_settings()
+    settings.set("ITEM_PIPELINES", {})
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(PoliciesSpider)
+    fetched: list[Any] = []
+
+    def keep(item: Any) -> None:
+        fetched.append(item)
+
+    crawler.signals.connect(keep, signal=signals.item_scraped)
+    process.crawl(crawler, config=config)
+    process.start()
+    if not fetched:
+        raise PageError("cannot render: the crawl ended without an answer")
+    page = fetched[0]
+    if page.error:
+        raise PageError(f"cannot render: {page.error}")
+    if not 200 <= page.status < 300:
+        raise PageError(f"HTTP {page.status}")
+    return Page(page.body, page.content_type, page.final_url or url)
 
 
 def _fetch(url: str) -> Page:

@@ -23,6 +23,12 @@ _NUMBERED_HEADING = re.compile(
     re.IGNORECASE,
 )
 _LOOSE_HEADING_KEY = (10, 0)
+# Markdown: "## Heading" (its key ranks it above guessed headings, by its number of marks),
+# and a link on its own indented line, as the canonical text writes them.
+_ATX_HEADING = re.compile(r"^(?P<marks>#{1,6})\s+(?P<rest>\S.*)$")
+_MARKDOWN_ITEM = re.compile(r"^- (?P<rest>\S.*)$")
+_LINK_LINE = re.compile(r"^ {2}<(?P<url>[^\s<>]+)>$")
+MARKDOWN_TITLE_KEY = (0, 1)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 
@@ -127,6 +133,9 @@ def plain_text_blocks(text: str) -> list[RawBlock]:
     # Wrapping is measured on the lines as written, indentation included.
     raw_lines = [raw.rstrip() if line else "" for raw, line in zip(raw_lines, lines, strict=True)]
     width = _wrap_width(raw_lines)
+    # A text that marks headings with "#" marks them all: no heading is guessed in it. This
+    # makes the canonical text read back into the same document.
+    markdown = any(_ATX_HEADING.match(line) for line in lines)
     blocks: list[RawBlock] = []
     paragraph: list[str] = []
 
@@ -139,12 +148,23 @@ def plain_text_blocks(text: str) -> list[RawBlock]:
         if not line:
             flush()
             continue
+        link = _LINK_LINE.match(raw_lines[index])
+        if link and blocks and not paragraph:
+            last = blocks[-1]
+            blocks[-1] = RawBlock(last.kind, last.text, (*last.links, link["url"]), last.key)
+            continue
+        atx = _ATX_HEADING.match(line) if markdown else None
+        if atx:
+            flush()
+            blocks.append(RawBlock("h", clean_text(atx["rest"]), key=(0, len(atx["marks"]))))
+            continue
         previous = raw_lines[index - 1] if index else ""
         continues = wrapped and bool(previous) and _continues(previous, line, width)
         # A sentence closed at the end of a line may be followed by a heading whatever the width.
         may_head = not continues or previous[-1] in ".!?:"
         following = _following_text(lines, raw_lines, index, width if wrapped else 0)
         alone = (index == 0 or not previous) and (index + 1 == len(lines) or not lines[index + 1])
+        may_head = may_head and not markdown
         key = _numbered_heading_key(line) if may_head else None
         if key is None and may_head:
             opens_text = not blocks and not paragraph
@@ -152,7 +172,7 @@ def plain_text_blocks(text: str) -> list[RawBlock]:
                 opens_text and _could_be_title(line)
             ):
                 key = _LOOSE_HEADING_KEY
-        bullet = _BULLET.match(line)
+        bullet = (_MARKDOWN_ITEM if markdown else _BULLET).match(line)
         if key is not None:
             flush()
             blocks.append(RawBlock("h", line, key=key))

@@ -127,9 +127,17 @@ def summary_html(change: Change, url: str) -> str:
 
 
 def html_report(
-    target: str, url: str, change: Change, *, title: str, detected_at: str | None = None
+    target: str,
+    url: str,
+    change: Change,
+    *,
+    title: str,
+    detected_at: str | None = None,
+    versions: str | None = None,
 ) -> str:
-    """A self-contained HTML page: the summary, the list of changed sections, every redline."""
+    """A self-contained HTML page: the summary, the list of changed sections, every redline.
+
+    `versions` says which two versions are compared (`policywatch diff`)."""
     contents = "".join(
         f"<li>{html.escape(section_heading(s))} — {html.escape(s.status)}"
         f" ({'material' if s.material else 'minor'})"
@@ -137,6 +145,8 @@ def html_report(
         for s in change.sections
     )
     detected = f"<p>Detected {html.escape(detected_at)}</p>" if detected_at else ""
+    if versions:
+        detected += f"<p>{html.escape(versions)}</p>"
     return (
         "<!doctype html>\n"
         f'<html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'

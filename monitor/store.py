@@ -23,9 +23,13 @@ from typing import Any
 import sqlite_utils
 
 from monitor.document import Document
+from monitor.packing import DEFAULT_CODEC, pack, unpack
 
 BUSY_TIMEOUT_SECONDS = 30
 CLAIM_EXPIRY = timedelta(hours=6)
+# A version or raw body is packed as a delta against its target's last keyframe, unless the
+# delta is larger than this share of the keyframe: then it becomes the next keyframe.
+KEYFRAME_RATIO = 0.5
 
 
 def utcnow() -> str:
@@ -50,6 +54,7 @@ class FetchRecord:
     duration_ms: int | None = None
     body_hash: str | None = None
     content_type: str | None = None
+    fingerprint: str | None = None  # of the extracted text, kept for suspect fetches
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,18 @@ class StoredVersion:
     created_at: str
     fingerprint: str
     document: Document
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last trusted fetch of a target said about its page, for a conditional GET.
+
+    `key` identifies the URL and extraction settings they were saved under: a target whose
+    settings changed is fetched in full again."""
+
+    etag: str | None
+    last_modified: str | None
+    key: str
 
 
 @dataclass(frozen=True)
@@ -103,7 +120,7 @@ class Store:
         row = {**fetch.__dict__, "result": result}
         fetch_id = self.db["fetches"].insert(row).last_pk
         target = self.db["targets"]
-        failed = result == "failed"
+        failed = result in ("failed", "suspect")
         previous = self._target_row(fetch.target)
         failures = (previous or {}).get("consecutive_failures") or 0
         target.upsert(
@@ -118,6 +135,21 @@ class Store:
             pk="name",
         )
         return int(fetch_id)
+
+    def suspect_streak(self, target: str, fingerprint: str) -> int:
+        """How many of the target's latest fetches in a row were suspect with this text
+        (fetches that failed outright say nothing about the text and are skipped)."""
+        rows = self.db.execute(
+            "select result, fingerprint from fetches where target = ? and result != 'failed'"
+            " order by id desc",
+            [target],
+        )
+        streak = 0
+        for result, seen in rows:
+            if result != "suspect" or seen != fingerprint:
+                break
+            streak += 1
+        return streak
 
     def _target_row(self, name: str) -> dict[str, Any] | None:
         rows = list(self.db["targets"].rows_where("name = ?", [name]))
@@ -184,13 +216,33 @@ class Store:
         rows = list(
             self.db["versions"].rows_where("target = ?", [target], order_by="id desc", limit=1)
         )
-        return _version(rows[0]) if rows else None
+        return self._version(rows[0]) if rows else None
 
     def versions(self, target: str) -> list[StoredVersion]:
         rows = self.db["versions"].rows_where("target = ?", [target], order_by="id")
-        return [_version(row) for row in rows]
+        return [self._version(row) for row in rows]
 
-    def add_version(self, target: str, fetch_id: int, created_at: str, document: Document) -> int:
+    def version(self, version_id: int) -> StoredVersion | None:
+        rows = list(self.db["versions"].rows_where("id = ?", [version_id]))
+        return self._version(rows[0]) if rows else None
+
+    def add_version(
+        self,
+        target: str,
+        fetch_id: int,
+        created_at: str,
+        document: Document,
+        version_id: int | None = None,
+    ) -> int:
+        """Store a new version. Its document is packed as a delta against the target's last
+        keyframe; only the newest version of a target keeps its text in plain (for readers
+        such as Datasette), and its new passages go to the search index.
+
+        `version_id`: an explicit id (reprocessing gives rebuilt versions new ids, never the
+        ids of the versions it removed)."""
+        data = json.dumps(document.to_dict(), ensure_ascii=False).encode("utf-8")
+        base_id, packed = _pack_against_keyframe(self.db, "versions", "id", target, data)
+        text = document.text
         row = {
             "target": target,
             "fetch_id": fetch_id,
@@ -201,10 +253,81 @@ class Store:
             "last_updated": document.last_updated.value if document.last_updated else None,
             "effective": document.effective.value if document.effective else None,
             "word_count": document.word_count,
-            "text": document.text,
-            "document": json.dumps(document.to_dict(), ensure_ascii=False),
+            "text": text,
+            "document": None,
+            "packed": packed,
+            "codec": DEFAULT_CODEC,
+            "base_version": base_id,
         }
-        return int(self.db["versions"].insert(row).last_pk)
+        if version_id is not None:
+            row["id"] = version_id
+        version_id = int(self.db["versions"].insert(row).last_pk)
+        self.db.execute(
+            "update versions set text = null where target = ? and id < ? and text is not null",
+            [target, version_id],
+        )
+        _index_passages(self.db, target, version_id, document)
+        return version_id
+
+    def _version(self, row: dict[str, Any]) -> StoredVersion:
+        if row.get("packed") is None:  # written before packing, and not migrated
+            data = row["document"].encode("utf-8")
+        else:
+            data = _unpacked(self.db, "versions", "id", row)
+        return StoredVersion(
+            id=row["id"],
+            target=row["target"],
+            created_at=row["created_at"],
+            fingerprint=row["fingerprint"],
+            document=Document.from_dict(json.loads(data)),
+        )
+
+    # -- raw bodies: every distinct page body fetched, for `policywatch reprocess` ---------
+
+    def keep_raw_body(self, target: str, body: bytes, at: str) -> str:
+        """Keep a fetched body (once per distinct body), packed like versions; its hash."""
+        body_hash = hashlib.sha256(body).hexdigest()
+        if self.db.execute("select 1 from raw_bodies where hash = ?", [body_hash]).fetchone():
+            return body_hash
+        base_hash, packed = _pack_against_keyframe(self.db, "raw_bodies", "hash", target, body)
+        self.db["raw_bodies"].insert(
+            {
+                "hash": body_hash,
+                "target": target,
+                "first_seen": at,
+                "size": len(body),
+                "packed": packed,
+                "codec": DEFAULT_CODEC,
+                "base_hash": base_hash,
+            }
+        )
+        return body_hash
+
+    def raw_body(self, body_hash: str) -> bytes | None:
+        rows = list(self.db["raw_bodies"].rows_where("hash = ?", [body_hash]))
+        return _unpacked(self.db, "raw_bodies", "hash", rows[0]) if rows else None
+
+    # -- conditional GET ------------------------------------------------------------------
+
+    def validators(self) -> dict[str, Validators]:
+        """Per target: the ETag and Last-Modified of its last trusted fetch, if any."""
+        rows = self.db.execute(
+            "select name, etag, last_modified, validator_key from targets"
+            " where validator_key is not null and (etag is not null or last_modified is not null)"
+        )
+        return {row[0]: Validators(row[1], row[2], row[3]) for row in rows}
+
+    def save_validators(self, target: str, validators: Validators | None) -> None:
+        """Remember (or, with None, forget) the validators of a target's page."""
+        self.db.execute(
+            "update targets set etag = ?, last_modified = ?, validator_key = ? where name = ?",
+            [
+                validators.etag if validators else None,
+                validators.last_modified if validators else None,
+                validators.key if validators else None,
+                target,
+            ],
+        )
 
     def add_change(
         self,
@@ -234,6 +357,97 @@ class Store:
     def changes(self, target: str | None = None) -> list[dict[str, Any]]:
         where, args = ("target = ?", [target]) if target else (None, [])
         return list(self.db["changes"].rows_where(where, args, order_by="id"))
+
+    # -- history: what `history`, `diff`, `show`, `search`, `export`, `reprocess` read ------
+
+    def version_log(self, target: str | None = None) -> list[dict[str, Any]]:
+        """Versions (of one target, or all) in order, each with the change that produced it:
+        `material`, `categories` (JSON), `summary`, `date_only`, `silent_change` (None for a
+        baseline)."""
+        where, args = ("where v.target = ?", [target]) if target else ("", [])
+        return list(
+            self.db.query(
+                f"""
+                select v.id, v.target, v.created_at, v.title, v.language, v.last_updated,
+                    v.effective, v.word_count, v.fingerprint, c.id as change_id, c.material,
+                    c.categories, c.summary, c.date_only, c.silent_change
+                from versions v left join changes c on c.to_version = v.id
+                {where}
+                order by v.created_at, v.id
+                """,
+                args,
+            )
+        )
+
+    def search_passages(self, match: str, limit: int) -> list[dict[str, Any]]:
+        """Passages matching an FTS5 query, best first: target, `first_version`,
+        `last_version` (None: in the newest version still), the newest version holding it, and
+        a `snippet` with the matches in [brackets]. sqlite3.OperationalError for a query FTS5
+        cannot parse."""
+        return list(
+            self.db.query(
+                """
+                select p.target, p.first_version, p.last_version,
+                    coalesce(p.last_version,
+                        (select max(id) from versions v where v.target = p.target)) as version,
+                    snippet(passage_search, 0, '[', ']', '…', 24) as snippet
+                from passage_search join passages p on p.id = passage_search.rowid
+                where passage_search match ?
+                order by rank limit ?
+                """,
+                [match, limit],
+            )
+        )
+
+    def reprocessable_fetches(self, target: str) -> list[dict[str, Any]]:
+        """The target's fetches whose body is kept (2xx answers), oldest first."""
+        return list(
+            self.db.query(
+                """
+                select f.* from fetches f join raw_bodies b on b.hash = f.body_hash
+                where f.target = ? and f.status between 200 and 299
+                order by f.started_at, f.id
+                """,
+                [target],
+            )
+        )
+
+    def versions_without_raw_body(self, target: str) -> int:
+        """How many of the target's versions came from a fetch whose body was not kept."""
+        row = self.db.execute(
+            """
+            select count(*) from versions v left join fetches f on f.id = v.fetch_id
+            where v.target = ? and (f.body_hash is null
+                or f.body_hash not in (select hash from raw_bodies))
+            """,
+            [target],
+        ).fetchone()
+        return int(row[0])
+
+    def next_version_id(self) -> int:
+        return int(self.db.execute("select coalesce(max(id), 0) + 1 from versions").fetchone()[0])
+
+    def clear_history(self, target: str) -> None:
+        """Remove a target's versions and changes (before rebuilding them); its alerts stay,
+        with their own copy of what they said, unlinked from the removed changes."""
+        self.db.execute(
+            "update alerts set change_id = null"
+            " where change_id in (select id from changes where target = ?)",
+            [target],
+        )
+        self.db.execute("delete from changes where target = ?", [target])
+        self.db.execute(
+            "insert into passage_search (passage_search, rowid, text)"
+            " select 'delete', id, text from passages where target = ?",
+            [target],
+        )
+        self.db.execute("delete from passages where target = ?", [target])
+        self.db.execute("delete from versions where target = ?", [target])
+
+    def set_fetch_result(self, fetch_id: int, result: str, error: str | None) -> None:
+        self.db.execute(
+            "update fetches set result = ?, error = ? where id = ?", [result, error, fetch_id]
+        )
 
     # -- outbox ----------------------------------------------------------------------------
 
@@ -403,14 +617,70 @@ def _claim_alive(holder: str, claimed_at: str, now: datetime) -> bool:
     return True
 
 
-def _version(row: dict[str, Any]) -> StoredVersion:
-    return StoredVersion(
-        id=row["id"],
-        target=row["target"],
-        created_at=row["created_at"],
-        fingerprint=row["fingerprint"],
-        document=Document.from_dict(json.loads(row["document"])),
+def _pack_against_keyframe(
+    db: sqlite_utils.Database, table: str, key: str, target: str, data: bytes
+) -> tuple[Any, bytes]:
+    """(base key or None, blob): a delta against the target's newest keyframe in `table`,
+    or a new keyframe when the delta would not be small."""
+    base_column = "base_version" if table == "versions" else "base_hash"
+    keyframe = db.execute(
+        f"select {key}, packed, codec from {table} where target = ? and {base_column} is null"
+        f" and packed is not null and codec = ? order by rowid desc limit 1",
+        [target, DEFAULT_CODEC],
+    ).fetchone()
+    if keyframe is not None:
+        base = unpack(keyframe[1], codec=keyframe[2])
+        delta = pack(data, base)
+        if len(delta) <= KEYFRAME_RATIO * len(keyframe[1]):
+            return keyframe[0], delta
+    return None, pack(data)
+
+
+def _unpacked(db: sqlite_utils.Database, table: str, key: str, row: dict[str, Any]) -> bytes:
+    base_column = "base_version" if table == "versions" else "base_hash"
+    base = None
+    if row[base_column] is not None:
+        keyframe = db.execute(
+            f"select packed, codec from {table} where {key} = ?", [row[base_column]]
+        ).fetchone()
+        base = unpack(keyframe[0], codec=keyframe[1])
+    return unpack(row["packed"], base, codec=row["codec"])
+
+
+def _passages(document: Document) -> dict[str, str]:
+    """The searchable units of a document, by hash: its title, each heading, each block."""
+    texts = [document.title]
+    for section in document.sections:
+        texts.append(section.label)
+        texts.extend(block.text for block in section.blocks)
+    return {hashlib.sha256(t.encode("utf-8")).hexdigest()[:20]: t for t in texts if t.strip()}
+
+
+def _index_passages(
+    db: sqlite_utils.Database, target: str, version_id: int, document: Document
+) -> None:
+    """Index what is new in a version, once: a passage (heading or block) is a row with the
+    range of versions that hold it. A passage gone from this version closes its range at the
+    previous version, so a small edit indexes a paragraph, not the whole policy again."""
+    previous = db.execute(
+        "select max(id) from versions where target = ? and id < ?", [target, version_id]
+    ).fetchone()[0]
+    current = dict(
+        db.execute(
+            "select hash, id from passages where target = ? and last_version is null", [target]
+        ).fetchall()
     )
+    passages = _passages(document)
+    for gone in current.keys() - passages.keys():
+        db.execute("update passages set last_version = ? where id = ?", [previous, current[gone]])
+    for new in passages.keys() - current.keys():
+        passage_id = db.execute(
+            "insert into passages (target, hash, text, first_version) values (?, ?, ?, ?)",
+            [target, new, passages[new], version_id],
+        ).lastrowid
+        db.execute(
+            "insert into passage_search (rowid, text) values (?, ?)", [passage_id, passages[new]]
+        )
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -535,10 +805,92 @@ def _add_delivery_retries_and_incidents(db: sqlite_utils.Database) -> None:
     db["incidents"].create_index(["target", "ended_at"])
 
 
+def _issue7_compact_history(db: sqlite_utils.Database) -> None:
+    """Raw bodies kept (packed, deduplicated); versions packed as deltas, the plain text kept
+    on each target's newest version only; full-text search; conditional-GET validators;
+    views for Datasette."""
+    db["raw_bodies"].create(
+        {
+            "hash": str,
+            "target": str,
+            "first_seen": str,
+            "size": int,
+            "packed": bytes,
+            "codec": str,
+            "base_hash": str,
+        },
+        pk="hash",
+    )
+    db["raw_bodies"].create_index(["target", "base_hash"])
+    db["versions"].add_column("packed", bytes)
+    db["versions"].add_column("codec", str)
+    db["versions"].add_column("base_version", int)
+    for name in ("etag", "last_modified", "validator_key"):
+        db["targets"].add_column(name, str)
+    db["passages"].create(
+        {
+            "id": int,
+            "target": str,
+            "hash": str,
+            "text": str,
+            "first_version": int,
+            "last_version": int,
+        },
+        pk="id",
+    )
+    db["passages"].create_index(["target", "last_version"])
+    db.execute(
+        "create virtual table passage_search using fts5(text, content='passages',"
+        " content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    for row in list(db["versions"].rows_where(order_by="id")):
+        data = row["document"].encode("utf-8")
+        base_id, packed = _pack_against_keyframe(db, "versions", "id", row["target"], data)
+        db.execute(
+            "update versions set packed = ?, codec = ?, base_version = ?, document = null"
+            " where id = ?",
+            [packed, DEFAULT_CODEC, base_id, row["id"]],
+        )
+        document = Document.from_dict(json.loads(data))
+        _index_passages(db, row["target"], row["id"], document)
+    db.execute(
+        "update versions set text = null"
+        " where id not in (select max(id) from versions group by target)"
+    )
+    db.execute(
+        """
+        create view latest_versions as
+        select v.target, v.id as version_id, v.created_at as fetched_at, v.title, v.language,
+            v.last_updated, v.effective, v.word_count, v.fingerprint, v.text
+        from versions v
+        where v.id = (select max(id) from versions where target = v.target)
+        """
+    )
+    db.execute(
+        """
+        create view change_log as
+        select c.id as change_id, c.target, c.detected_at,
+            case when c.material then 'material' else 'minor' end as materiality,
+            c.date_from as stated_date_before, c.date_to as stated_date_after,
+            c.silent_change, c.date_only, c.categories, c.summary,
+            c.from_version, c.to_version
+        from changes c
+        """
+    )
+
+
+def _issue9_suspect_fetches(db: sqlite_utils.Database) -> None:
+    """The text fingerprint of a suspect fetch, to tell when the same text comes back."""
+    db["fetches"].add_column("fingerprint", str)
+    db["fetches"].create_index(["target", "result"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial_schema", _create_initial_schema),
     ("0002_crawl_claims", _create_claims),
     ("0003_delivery_retries_and_incidents", _add_delivery_retries_and_incidents),
+    ("0004_issue7_compact_history", _issue7_compact_history),
+    ("0005_issue9_suspect_fetches", _issue9_suspect_fetches),
 ]
 
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from monitor.collapse import redirect_problem, suspicion, truncated
 from monitor.config import DEFAULT_FAILURE_THRESHOLD, Destination, Target
 from monitor.diff import Change, compare
 from monitor.document import Document
-from monitor.normalize import ExtractionError, normalize
+from monitor.normalize import ExtractionError, normalize, sniff_content_kind
 from monitor.notify import change_alert, note_failure, note_success, queue_alert, routed_urls
-from monitor.store import FetchRecord, Store
+from monitor.render import short_page_hint, with_rendering_hint
+from monitor.store import FetchRecord, Store, Validators
+
+NOT_MODIFIED = 304
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,12 @@ class FetchedPage:
 @dataclass(frozen=True)
 class CheckResult:
     target: str
-    result: str  # "baseline" | "unchanged" | "changed" | "failed"
+    result: str  # "baseline" | "unchanged" | "changed" | "not-modified" | "suspect" | "failed"
     error: str | None = None
     change: Change | None = None
     alerted: bool = False
     alert_id: int | None = None  # the change alert queued, if any
+    hint: str | None = None  # the page probably needs rendering (monitor/render.py)
 
 
 def should_alert(change: Change, alert_on: str) -> bool:
@@ -53,6 +58,34 @@ def should_alert(change: Change, alert_on: str) -> bool:
     if alert_on == "any":
         return change.changed
     return change.material or change.date_changed is not None
+
+
+def validator_key(target: Target) -> str:
+    """The settings a page's validators are valid for: a new URL or selection means a full
+    fetch, since an unchanged page may now give a different document."""
+    settings = f"{target.url}\n{target.selection!r}\n{target.day_first!r}"
+    return hashlib.sha256(settings.encode("utf-8")).hexdigest()[:16]
+
+
+def page_validators(target: Target, page: FetchedPage) -> Validators | None:
+    """The ETag and Last-Modified a trusted answer came with, or None when it has neither."""
+    etag, last_modified = page.headers.get("etag"), page.headers.get("last-modified")
+    if not etag and not last_modified:
+        return None
+    return Validators(etag=etag, last_modified=last_modified, key=validator_key(target))
+
+
+def conditional_headers(target: Target, validators: Validators | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since for a target's next fetch, when its validators were
+    saved under its current settings."""
+    if validators is None or validators.key != validator_key(target):
+        return {}
+    headers = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    return headers
 
 
 def check_page(
@@ -64,10 +97,22 @@ def check_page(
 ) -> CheckResult:
     """`destinations`: the configured notification URLs (with their tags); the alert goes to
     those routed to the target. A failure, and the first success after one, may also queue an
-    operational alert (see `notify.note_failure`)."""
+    operational alert (see `notify.note_failure`).
+
+    A 304 answer to a conditional GET is recorded as a "not-modified" fetch, without parsing.
+    The body of every 2xx answer is kept (packed, once per distinct body) so that history can
+    be normalized again later (`policywatch reprocess`)."""
+    if page.error is None and page.status == NOT_MODIFIED:
+        with store.transaction():
+            store.record_fetch(_fetch_record(target, page, None), "not-modified")
+            note_success(store, target, destinations, page.started_at)
+        return CheckResult(target.name, "not-modified")
     error = page.error or _http_error(page)
     error_kind: str | None = None
     document: Document | None = None
+    if error is None:
+        error = redirect_problem(page.url, page.final_url)
+        error_kind = "redirected" if error else None
     if error is None:
         try:
             document = normalize(
@@ -79,20 +124,14 @@ def check_page(
             )
         except ExtractionError as err:
             error, error_kind = str(err), err.kind
-    record = FetchRecord(
-        target=target.name,
-        url=page.url,
-        started_at=page.started_at,
-        final_url=page.final_url,
-        status=page.status,
-        error=error,
-        duration_ms=page.duration_ms,
-        body_hash=hashlib.sha256(page.body).hexdigest() if page.body else None,
-        content_type=page.content_type,
-    )
+            if not target.render and err.kind in ("empty", "selector-miss"):
+                error = with_rendering_hint(error, page.body, page.content_type)
+    record = _fetch_record(target, page, error)
     if document is None:
         with store.transaction():
+            _keep_body(store, page)
             store.record_fetch(record, "failed")
+            store.save_validators(target.name, None)
             note_failure(
                 store,
                 target,
@@ -104,36 +143,116 @@ def check_page(
             )
         return CheckResult(target.name, "failed", error=error)
 
+    hint = None if target.render else short_page_hint(document, page.body, page.content_type)
     previous = store.latest_version(target.name)
     if previous is not None and previous.fingerprint == document.fingerprint:
         with store.transaction():
+            _keep_body(store, page)
             store.record_fetch(record, "unchanged")
+            store.save_validators(target.name, page_validators(target, page))
             note_success(store, target, destinations, page.started_at)
-        return CheckResult(target.name, "unchanged")
+        return CheckResult(target.name, "unchanged", hint=hint)
+
+    reason = suspicion(previous.document if previous else None, document) or truncated(
+        page.body, sniff_content_kind(page.body, page.content_type)
+    )
+    warning = None
+    if reason:
+        seen = store.suspect_streak(target.name, document.fingerprint) + 1
+        if seen < target.confirm_collapse:
+            return _hold_suspect(store, target, page, record, document, reason, seen,
+                                 destinations, failure_threshold)  # fmt: skip
+        warning = f"{reason}; the same text came back {seen} fetches in a row"
 
     with store.transaction():
+        _keep_body(store, page)
         if previous is None:
             fetch_id = store.record_fetch(record, "baseline")
+            store.save_validators(target.name, page_validators(target, page))
             store.add_version(target.name, fetch_id, page.started_at, document)
             note_success(store, target, destinations, page.started_at)
-            return CheckResult(target.name, "baseline")
+            return CheckResult(
+                target.name, "baseline", error=warning and f"warning: {warning}", hint=hint
+            )
         fetch_id = store.record_fetch(record, "changed")
+        store.save_validators(target.name, page_validators(target, page))
         note_success(store, target, destinations, page.started_at)
         version_id = store.add_version(target.name, fetch_id, page.started_at, document)
         change = compare(previous.document, document)
+        if warning:
+            change = replace(change, summary=f"Warning: {warning}. {change.summary}")
         change_id = store.add_change(
             target.name, previous.id, version_id, page.started_at, change.to_dict()
         )
-        alerted = should_alert(change, target.alert_on)
+        alerted = should_alert(change, target.alert_on) or warning is not None
         alert_id = None
         if alerted:
             message = change_alert(target.name, target.url, change, page.started_at)
+            if warning:
+                message = replace(message, title=f"{message.title} — WARNING: {warning}")
             urls = routed_urls(target, destinations)
             alert_id = queue_alert(store, message, urls, target=target.name, change_id=change_id)
-    return CheckResult(target.name, "changed", change=change, alerted=alerted, alert_id=alert_id)
+    return CheckResult(
+        target.name, "changed", change=change, alerted=alerted, alert_id=alert_id, hint=hint
+    )
+
+
+def _hold_suspect(
+    store: Store,
+    target: Target,
+    page: FetchedPage,
+    record: FetchRecord,
+    document: Document,
+    reason: str,
+    seen: int,
+    destinations: Sequence[Destination | str],
+    failure_threshold: int,
+) -> CheckResult:
+    """Record a fetch whose text looks like a broken page: no version, no change alert; an
+    operational alert only once `failure_threshold` fetches in a row went wrong."""
+    error = (
+        f"suspect: {reason} (held: becomes a version if it persists for"
+        f" {target.confirm_collapse} fetches in a row; seen {seen})"
+    )
+    with store.transaction():
+        _keep_body(store, page)
+        store.record_fetch(
+            replace(record, error=error, fingerprint=document.fingerprint), "suspect"
+        )
+        note_failure(
+            store,
+            target,
+            destinations,
+            error=error,
+            kind="suspect",
+            failure_threshold=failure_threshold,
+            at=page.started_at,
+        )
+    return CheckResult(target.name, "suspect", error=error)
+
+
+def _fetch_record(target: Target, page: FetchedPage, error: str | None) -> FetchRecord:
+    return FetchRecord(
+        target=target.name,
+        url=page.url,
+        started_at=page.started_at,
+        final_url=page.final_url,
+        status=page.status,
+        error=error,
+        duration_ms=page.duration_ms,
+        body_hash=hashlib.sha256(page.body).hexdigest() if page.body else None,
+        content_type=page.content_type,
+    )
+
+
+def _keep_body(store: Store, page: FetchedPage) -> None:
+    if page.body and _http_error(page) is None and page.error is None:
+        store.keep_raw_body(page.target, page.body, page.started_at)
 
 
 def _http_error(page: FetchedPage) -> str | None:
+    """ "HTTP 503" for a status that is not a success, with the wait the server asked for."""
     if page.status is not None and not 200 <= page.status < 300:
-        return f"HTTP {page.status}"
+        retry_after = page.headers.get("retry-after")
+        return f"HTTP {page.status}" + (f" (Retry-After: {retry_after})" if retry_after else "")
     return None

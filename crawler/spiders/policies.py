@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Response
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from monitor.config import Config, load_config
-from monitor.store import utcnow
-from monitor.watch import FetchedPage
+from monitor.config import Config, Target, load_config
+from monitor.normalize import is_xpath
+from monitor.render import MISSING_BROWSER, find_chromium, launch_options
+from monitor.store import Validators, utcnow
+from monitor.watch import FetchedPage, conditional_headers
 
 # A failed fetch is reported once per target, by the crawl summary and the store; Scrapy's own
 # tracebacks for the same failure (robots.txt download, retries given up) would only repeat it.
 REPEATED_FAILURE_LOGGERS = (
     "scrapy.downloadermiddlewares.robotstxt",
     "scrapy.downloadermiddlewares.retry",
+    "scrapy.downloadermiddlewares.httpcompression",
+    "scrapy.core.downloader.handlers.http11",
+    "scrapy.core.scraper",
+    "scrapy-playwright",
 )
+# Rendering targets are downloaded by scrapy-playwright, which hands every request without
+# meta["playwright"] (robots.txt, targets that do not render) to Scrapy's own handler.
+RENDER_DOWNLOAD_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 
 
 class PoliciesSpider(scrapy.Spider):
@@ -37,19 +50,44 @@ class PoliciesSpider(scrapy.Spider):
         self.config = config if isinstance(config, Config) else load_config(config)
         names = targets.split(",") if isinstance(targets, str) else targets
         self.targets = self.config.pick([n for n in names if n])
+        # Set by the pipeline from the store before the first request: ETag and Last-Modified
+        # of each target's last trusted fetch, for conditional GETs.
+        self.validators: dict[str, Validators] = {}
+        self.chromium = find_chromium() if any(t.render for t in self.targets) else None
+        self.renders = 0
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PoliciesSpider:
+        """Installs scrapy-playwright only for a crawl with a target to render, and only for
+        the schemes those targets use (each scheme's handler has a browser of its own): any
+        other crawl starts no browser, nor Playwright's driver."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.chromium:
+            schemes = {urlsplit(t.url).scheme for t in spider.targets if t.render}
+            handlers = dict.fromkeys(schemes & {"http", "https"}, RENDER_DOWNLOAD_HANDLER)
+            handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS") | handlers
+            crawler.settings.set("DOWNLOAD_HANDLERS", handlers, "spider")
+            crawler.settings.set(
+                "PLAYWRIGHT_LAUNCH_OPTIONS", launch_options(spider.chromium), "spider"
+            )
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request | FetchedPage]:
         for target in self.targets:
+            if target.render:
+                yield self.render_request(target)
+                continue
             yield scrapy.Request(
                 target.url,
                 callback=self.fetched,
                 errback=self.failed,
                 dont_filter=True,
+                headers=conditional_headers(target, self.validators.get(target.name)),
                 meta={
                     "target": target.name,
                     "started": time.monotonic(),
                     "started_at": utcnow(),
-                    "handle_httpstatus_all": True,
+                    "download_timeout": target.timeout,
                 },
             )
 
@@ -69,6 +107,59 @@ class PoliciesSpider(scrapy.Spider):
             duration_ms=_elapsed_ms(meta["started"]),
         )
 
+    def render_request(self, target: Target) -> scrapy.Request | FetchedPage:
+        """A request that Chromium loads, waiting for network idle or for `wait_for`, in a
+        browser context of its own that `rendered` or `render_failed` closes. No conditional
+        GET: a page built by scripts can change while its HTML stays the same."""
+        meta = {"target": target.name, "started": time.monotonic(), "started_at": utcnow()}
+        if self.chromium is None:
+            return FetchedPage(
+                target.name, target.url, meta["started_at"], error=MISSING_BROWSER, duration_ms=0
+            )
+        from scrapy_playwright.page import PageMethod
+
+        timeout_ms = target.timeout * 1000
+        waits = []
+        if target.wait_for:
+            selector = f"xpath={target.wait_for}" if is_xpath(target.wait_for) else target.wait_for
+            waits.append(
+                PageMethod("wait_for_selector", selector, state="attached", timeout=timeout_ms)
+            )
+        self.renders += 1
+        meta |= {
+            "playwright": True,
+            "playwright_include_page": True,
+            "playwright_context": f"render-{self.renders}",
+            "playwright_context_kwargs": {"service_workers": "block"},
+            "playwright_page_goto_kwargs": {
+                "wait_until": "load" if target.wait_for else "networkidle",
+                "timeout": timeout_ms,
+            },
+            "playwright_page_methods": waits,
+        }
+        return scrapy.Request(
+            target.url,
+            callback=self.rendered,
+            errback=self.render_failed,
+            dont_filter=True,
+            meta=meta,
+        )
+
+    async def rendered(self, response: Response) -> FetchedPage:
+        """The page as Chromium shows it, re-encoded in UTF-8: the DOM is text, and the
+        charset the server declared for its HTML may not hold what the scripts added."""
+        await _close_browser_context(response.meta)
+        page = self.fetched(response)
+        if not isinstance(response, TextResponse):
+            return page
+        mime = (page.content_type or "text/html").split(";")[0].strip()
+        headers = page.headers | {"content-type": f"{mime}; charset=utf-8"}
+        return dataclasses.replace(page, headers=headers, body=response.text.encode("utf-8"))
+
+    async def render_failed(self, failure: Failure) -> FetchedPage:
+        await _close_browser_context(failure.request.meta)  # type: ignore[attr-defined]
+        return self.failed(failure)
+
     def failed(self, failure: Failure) -> FetchedPage:
         request = failure.request  # type: ignore[attr-defined]
         return FetchedPage(
@@ -80,13 +171,45 @@ class PoliciesSpider(scrapy.Spider):
         )
 
 
+async def _close_browser_context(meta: dict[str, Any]) -> None:
+    """Close the page's browser context, so that memory stays flat over many renders."""
+    from playwright.async_api import Error as PlaywrightError
+
+    page = meta.pop("playwright_page", None)
+    if page is not None:
+        with contextlib.suppress(PlaywrightError):  # the browser has gone: nothing to close
+            await page.context.close()
+
+
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+# What a failed download means, in the words of the store and the crawl summary.
+_FAILURE_REASONS = {
+    "CannotResolveHostError": "cannot resolve the host name",
+    "DNSLookupError": "cannot resolve the host name",
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionRefusedError": "connection refused",
+    "DownloadTimeoutError": "timed out",
+    "TimeoutError": "timed out",
+    "ResponseDataLossError": "the connection closed before the whole page arrived (truncated)",
+    "DownloadCancelledError": "the page is larger than the download size limit",
+}
+
+
 def _describe_failure(failure: Failure) -> str:
-    """A one-line reason: the exception's class and message, without a traceback."""
+    """A one-line reason, without a traceback: what went wrong in plain words, then the
+    exception's own message (a redirect loop, a body over the size limit before or after
+    decompression)."""
     error = failure.value
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     name = type(error).__name__
+    if message == "max redirections reached":
+        return "redirect loop: max redirections reached"
+    if "exceeded DOWNLOAD_MAXSIZE" in message and "decompress" in message:
+        return f"the decompressed page is larger than the download size limit ({message})"
+    reason = _FAILURE_REASONS.get(name)
+    if reason:
+        return f"{reason} ({name}: {message})" if message else f"{reason} ({name})"
     return f"{name}: {message}" if message else name

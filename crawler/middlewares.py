@@ -1,0 +1,72 @@
+"""Downloader middleware: honour a server's Retry-After before Scrapy's retry of a 429 or 503."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_STATUSES = (429, 503)
+# The longest wait a crawl accepts before retrying. A site asking for more is answered in a
+# later run: the fetch is recorded as failed with the wait the site asked for.
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The wait a Retry-After header asks for (delay-seconds or an HTTP date); None if absent
+    or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+class RetryAfterMiddleware:
+    """Placed after RetryMiddleware (a higher order number), so it sees the response first: it
+    waits the asked-for time before Scrapy's retry, or stops the retry when the wait is longer
+    than `MAX_RETRY_AFTER_SECONDS` (the site asked us to come back later, not to hammer it)."""
+
+    def __init__(self, max_wait: float, retry_times: int) -> None:
+        self.max_wait = max_wait
+        self.retry_times = retry_times
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
+        settings = crawler.settings
+        return cls(
+            settings.getfloat("RETRY_AFTER_MAX_WAIT", MAX_RETRY_AFTER_SECONDS),
+            settings.getint("RETRY_TIMES"),
+        )
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if response.status not in RETRY_AFTER_STATUSES or request.meta.get("dont_retry"):
+            return response
+        header = response.headers.get("Retry-After")
+        wait = retry_after_seconds(header.decode("latin-1") if header else None)
+        last_attempt = request.meta.get("retry_times", 0) >= request.meta.get(
+            "max_retry_times", self.retry_times
+        )
+        if wait is None or last_attempt:
+            return response
+        if wait > self.max_wait:
+            request.meta["dont_retry"] = True
+            return response
+        await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        return response
