@@ -88,6 +88,57 @@ def conditional_headers(target: Target, validators: Validators | None) -> dict[s
     return headers
 
 
+@dataclass(frozen=True)
+class Observation:
+    """A fetched page, read: everything a check needs that does not need the store.
+
+    `observe` is pure, so it can run wherever the page was fetched (a process pool, a
+    worker on another machine); `record` is the one writer of what it means.
+    """
+
+    page: FetchedPage
+    document: Document | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    hint: str | None = None  # the page probably needs rendering (monitor/render.py)
+    truncation: str | None = None  # why the body looks cut short, if it does
+
+    @property
+    def not_modified(self) -> bool:
+        return self.page.error is None and self.page.status == NOT_MODIFIED
+
+
+def observe(page: FetchedPage, target: Target) -> Observation:
+    """Normalize a fetched page with its target's settings, or say why it cannot be used."""
+    if page.error is None and page.status == NOT_MODIFIED:
+        return Observation(page)
+    error = page.error or _http_error(page)
+    if error:
+        return Observation(page, error=error)
+    error = redirect_problem(page.url, page.final_url)
+    if error:
+        return Observation(page, error=error, error_kind="redirected")
+    try:
+        document = normalize(
+            page.body,
+            content_type=page.content_type,
+            url=page.final_url or page.url,
+            selection=target.selection,
+            default_day_first=target.day_first,
+        )
+    except ExtractionError as err:
+        error = str(err)
+        if not target.render and err.kind in ("empty", "selector-miss"):
+            error = with_rendering_hint(error, page.body, page.content_type)
+        return Observation(page, error=error, error_kind=err.kind)
+    return Observation(
+        page,
+        document=document,
+        hint=None if target.render else short_page_hint(document, page.body, page.content_type),
+        truncation=truncated(page.body, sniff_content_kind(page.body, page.content_type)),
+    )
+
+
 def check_page(
     store: Store,
     target: Target,
@@ -95,86 +146,81 @@ def check_page(
     destinations: Sequence[Destination | str],
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
 ) -> CheckResult:
-    """`destinations`: the configured notification URLs (with their tags); the alert goes to
+    """Observe and record one fetched page (see `observe` and `record`)."""
+    return record(store, target, observe(page, target), destinations, failure_threshold)
+
+
+def record(
+    store: Store,
+    target: Target,
+    observation: Observation,
+    destinations: Sequence[Destination | str],
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+) -> CheckResult:
+    """Store what an observation means: a failed, unchanged or suspect fetch, a baseline, or a
+    new version with its change and alert, each in one transaction.
+
+    `destinations`: the configured notification URLs (with their tags); the alert goes to
     those routed to the target. A failure, and the first success after one, may also queue an
     operational alert (see `notify.note_failure`).
 
     A 304 answer to a conditional GET is recorded as a "not-modified" fetch, without parsing.
     The body of every 2xx answer is kept (packed, once per distinct body) so that history can
     be normalized again later (`policywatch reprocess`)."""
-    if page.error is None and page.status == NOT_MODIFIED:
+    page, document, hint = observation.page, observation.document, observation.hint
+    if observation.not_modified:
         with store.transaction():
             store.record_fetch(_fetch_record(target, page, None), "not-modified")
             note_success(store, target, destinations, page.started_at)
         return CheckResult(target.name, "not-modified")
-    error = page.error or _http_error(page)
-    error_kind: str | None = None
-    document: Document | None = None
-    if error is None:
-        error = redirect_problem(page.url, page.final_url)
-        error_kind = "redirected" if error else None
-    if error is None:
-        try:
-            document = normalize(
-                page.body,
-                content_type=page.content_type,
-                url=page.final_url or page.url,
-                selection=target.selection,
-                default_day_first=target.day_first,
-            )
-        except ExtractionError as err:
-            error, error_kind = str(err), err.kind
-            if not target.render and err.kind in ("empty", "selector-miss"):
-                error = with_rendering_hint(error, page.body, page.content_type)
-    record = _fetch_record(target, page, error)
+    error = observation.error
+    fetched = _fetch_record(target, page, error)
     if document is None:
         with store.transaction():
             _keep_body(store, page)
-            store.record_fetch(record, "failed")
+            store.record_fetch(fetched, "failed")
             store.save_validators(target.name, None)
             note_failure(
                 store,
                 target,
                 destinations,
                 error=error,
-                kind=error_kind,
+                kind=observation.error_kind,
                 failure_threshold=failure_threshold,
                 at=page.started_at,
             )
         return CheckResult(target.name, "failed", error=error)
 
-    hint = None if target.render else short_page_hint(document, page.body, page.content_type)
     previous = store.latest_version(target.name)
     if previous is not None and previous.fingerprint == document.fingerprint:
         with store.transaction():
             _keep_body(store, page)
-            store.record_fetch(record, "unchanged")
+            store.record_fetch(fetched, "unchanged")
             store.save_validators(target.name, page_validators(target, page))
             note_success(store, target, destinations, page.started_at)
         return CheckResult(target.name, "unchanged", hint=hint)
 
-    reason = suspicion(previous.document if previous else None, document) or truncated(
-        page.body, sniff_content_kind(page.body, page.content_type)
-    )
+    reason = suspicion(previous.document if previous else None, document)
+    reason = reason or observation.truncation
     warning = None
     if reason:
         seen = store.suspect_streak(target.name, document.fingerprint) + 1
         if seen < target.confirm_collapse:
-            return _hold_suspect(store, target, page, record, document, reason, seen,
+            return _hold_suspect(store, target, page, fetched, document, reason, seen,
                                  destinations, failure_threshold)  # fmt: skip
         warning = f"{reason}; the same text came back {seen} fetches in a row"
 
     with store.transaction():
         _keep_body(store, page)
         if previous is None:
-            fetch_id = store.record_fetch(record, "baseline")
+            fetch_id = store.record_fetch(fetched, "baseline")
             store.save_validators(target.name, page_validators(target, page))
             store.add_version(target.name, fetch_id, page.started_at, document)
             note_success(store, target, destinations, page.started_at)
             return CheckResult(
                 target.name, "baseline", error=warning and f"warning: {warning}", hint=hint
             )
-        fetch_id = store.record_fetch(record, "changed")
+        fetch_id = store.record_fetch(fetched, "changed")
         store.save_validators(target.name, page_validators(target, page))
         note_success(store, target, destinations, page.started_at)
         version_id = store.add_version(target.name, fetch_id, page.started_at, document)
