@@ -64,6 +64,7 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
     On a terminal: a progress bar, then a table of the results. Otherwise one line per target.
     Example: policywatch crawl "Ecomsters privacy policy"
     """
+    from monitor.cluster import ClusterError
     from monitor.crawl import run_crawl, summary_table
 
     interactive = sys.stdout.isatty()
@@ -79,6 +80,9 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
             summary = run_crawl(config, names)
     except ConfigError as err:
         raise UsageProblem(str(err)) from None
+    except ClusterError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
     if interactive:
         click.echo(summary_table(summary.results))
     for result in () if interactive else summary.results:
@@ -91,8 +95,61 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
     for delivery in summary.deliveries:
         state = "sent" if delivery.error is None else f"failed: {delivery.error}"
         click.echo(f"alert {delivery.alert_id} → {delivery.destination}: {state}")
+    if summary.cluster is not None:
+        click.echo(cluster_line(summary.cluster))
     if summary.failed:
         sys.exit(1)
+
+
+def cluster_line(round: Any) -> str:
+    """`cluster: 300 results from 3 workers at redis://… (host:1 98, …)`, and what was
+    handed out again, dropped as a duplicate or refused."""
+    shares = ", ".join(f"{worker} {count}" for worker, count in round.shares.items())
+    line = (
+        f"cluster: {sum(round.shares.values())} results from {len(round.shares)} workers"
+        f" at {round.redis} ({shares})"
+    )
+    extras = [
+        f"{count} {label}"
+        for count, label in (
+            (round.handed_out_again, "handed out again"),
+            (round.duplicates, "duplicates dropped"),
+            (round.rejected, "refused"),
+        )
+        if count
+    ]
+    return line + (f"; {', '.join(extras)}" if extras else "")
+
+
+@cli.command()
+@config_option
+@click.option("--region", help="Take only the targets of this region (their `region` key).")
+def worker(config_file: Path | None, region: str | None) -> None:
+    """Fetch and normalize pages for the crawls of a cluster, until SIGTERM or SIGINT.
+
+    Needs only the Redis URL: `[cluster] redis` in the config, or $POLICYWATCH_REDIS.
+    Example: POLICYWATCH_REDIS=rediss://:secret@redis.example.com:6380/0 policywatch worker
+    """
+    from monitor.cluster import check_redis, redact_redis_url
+    from monitor.config import load_worker_config
+
+    if region is not None and not re.fullmatch(r"[\w.-]{1,64}", region):
+        raise UsageProblem(f"--region: letters, digits, '.', '_' or '-' only, got {region!r}")
+    try:
+        config = load_worker_config(config_file)
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from None
+    settings = config.cluster
+    assert settings is not None
+    problem = check_redis(settings.redis)
+    if problem:
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(1)
+    from crawler.worker import WorkerOptions, run_worker
+
+    where = f", region {region}" if region else ""
+    click.echo(f"worker: taking work from {redact_redis_url(settings.redis)}{where}", err=True)
+    sys.exit(run_worker(WorkerOptions(config=config, region=region)))
 
 
 @cli.command()
@@ -321,16 +378,21 @@ def _echo_json(value: Any) -> None:
 
 
 @cli.command(name="history")
-@click.argument("name")
+@click.argument("names", nargs=-1, required=True)
 @config_option
 @json_option
-def history_command(name: str, config_file: Path | None, as_json: bool) -> None:
-    """List the stored versions of NAME: fetch time, stated dates, and what changed.
+def history_command(names: tuple[str, ...], config_file: Path | None, as_json: bool) -> None:
+    """List the stored versions of NAME: fetch time, stated dates, and what changed. With
+    several NAMES (regional variants of one policy), their histories side by side.
 
     Example: policywatch history "Ecomsters privacy policy"
     """
     from monitor.history import HistoryError, history
 
+    if len(names) > 1:
+        _history_side_by_side(list(names), config_file, as_json)
+        return
+    [name] = names
     _, store = _store_for(config_file)
     with store:
         try:
@@ -344,8 +406,48 @@ def history_command(name: str, config_file: Path | None, as_json: bool) -> None:
         stated = f"last updated {e.last_updated or '-'}"
         if e.effective:
             stated += f", effective {e.effective}"
-        what = "first version" if e.change is None else f"{e.change}: {e.summary}"
-        click.echo(f"{e.version:>5}  {e.fetched_at}  {stated}  {e.word_count} words  {what}")
+        click.echo(
+            f"{e.version:>5}  {e.fetched_at}  {stated}  {e.word_count} words  {e.description}"
+        )
+
+
+def _history_side_by_side(names: list[str], config_file: Path | None, as_json: bool) -> None:
+    """One row per version of any of the targets: the version each one stood at then, and
+    what the one that moved became."""
+    from monitor.history import HistoryError, side_by_side
+
+    _, store = _store_for(config_file)
+    with store:
+        try:
+            rows = side_by_side(store, names)
+        except HistoryError as err:
+            raise click.ClickException(str(err)) from None
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "fetched_at": row.fetched_at,
+                    "changed": names[row.changed],
+                    "versions": {
+                        name: entry.to_dict() if entry else None
+                        for name, entry in zip(names, row.versions, strict=True)
+                    },
+                }
+                for row in rows
+            ]
+        )
+        return
+    width = max(12, *(len(n) for n in names))
+    click.echo(f"{'fetched at':25}  " + "  ".join(f"{n:{width}}" for n in names) + "  what")
+    for row in rows:
+        cells = []
+        for column, entry in enumerate(row.versions):
+            mark = "*" if column == row.changed else " "
+            cells.append(f"{mark}{entry.version if entry else '-'!s:{width - 1}}")
+        moved = row.versions[row.changed]
+        assert moved is not None
+        what = f"{names[row.changed]}: {moved.description}"
+        click.echo(f"{row.fetched_at:25}  " + "  ".join(cells) + f"  {what}")
 
 
 @cli.command(name="diff")

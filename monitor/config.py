@@ -21,6 +21,7 @@ from monitor.normalize import ExtractionError, Selection, validate_selector
 from monitor.schedule import ScheduleError, parse_schedule
 
 CONFIG_ENV = "POLICYWATCH_CONFIG"
+REDIS_ENV = "POLICYWATCH_REDIS"
 DEFAULT_CONFIG = "config.toml"
 DEFAULT_STORE = "snapshots/policywatch.db"
 ALERT_ON = ("material", "any")
@@ -32,6 +33,12 @@ DEFAULT_DIGEST_THRESHOLD = 5
 DEFAULT_FAILURE_THRESHOLD = 3
 DEFAULT_TIMEOUT = 30.0  # seconds for one download (headers and body), per attempt
 DEFAULT_CONFIRM_COLLAPSE = 2  # fetches in a row a collapsed text needs to become a version
+ON_REVERT = ("quiet", "alert")
+DEFAULT_RECENT_VERSIONS = 5  # distinct texts a fetch is compared with before it counts as new
+DEFAULT_CONFIRM_DELAY = 2.0  # seconds before the fetch that confirms a changed text
+MAX_CONFIRM_DELAY = 60.0
+DEFAULT_RESULT_TIMEOUT = 300.0  # seconds a cluster worker may hold a target without answering
+DEFAULT_CLUSTER_PREFIX = "policywatch"
 
 _TOP_KEYS = {
     "storage",
@@ -46,8 +53,15 @@ _TOP_KEYS = {
     "confirm_collapse",
     "allow_file_urls",
     "render",
+    "cluster",
+    "on_revert",
+    "recent_versions",
+    "confirm_changes",
+    "confirm_delay",
+    "crawl",
 }
 _STORAGE_KEYS = {"path"}
+_CLUSTER_KEYS = {"redis", "result_timeout", "prefix"}
 _NOTIFY_KEYS = {"urls", "config"}
 _NOTIFY_URL_KEYS = {"url", "tags"}
 _TARGET_KEYS = {
@@ -63,6 +77,25 @@ _TARGET_KEYS = {
     "confirm_collapse",
     "render",
     "wait_for",
+    "region",
+    "on_revert",
+    "recent_versions",
+    "confirm_changes",
+    "confirm_delay",
+    "headers",
+    "user_agent",
+    "download_delay",
+    "obey_robots",
+}
+_CRAWL_KEYS = {
+    "user_agent",
+    "obey_robots",
+    "concurrent_requests",
+    "concurrent_requests_per_domain",
+    "download_delay",
+    "autothrottle",
+    "autothrottle_target_concurrency",
+    "autothrottle_max_delay",
 }
 
 
@@ -83,6 +116,20 @@ class Target:
     confirm_collapse: int = DEFAULT_CONFIRM_COLLAPSE
     render: bool = False  # fetched in Chromium, after its scripts ran (monitor/render.py)
     wait_for: str | None = None  # rendering: wait for this selector, not for network idle
+    region: str | None = None  # cluster: only workers started with this region fetch it
+    # Flip-flops and glitches (monitor/variants.py, watch.record): a return to one of the last
+    # `recent_versions` texts alerts only with on_revert = "alert"; a changed text becomes a
+    # version only when a second fetch `confirm_delay` seconds later agrees.
+    on_revert: str = "quiet"
+    recent_versions: int = DEFAULT_RECENT_VERSIONS
+    confirm_changes: bool = True
+    confirm_delay: float = DEFAULT_CONFIRM_DELAY
+    # Request settings: extra headers (Accept-Language, a consent cookie), the User-Agent
+    # (None: the crawl's), a delay between requests to its host, robots.txt.
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    download_delay: float | None = None
+    obey_robots: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,6 +139,44 @@ class Destination:
 
     url: str
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """`[cluster]`: fetching runs on `policywatch worker` processes that share a Redis server
+    (monitor/cluster.py); storing stays in the crawl that hands out the work."""
+
+    redis: str  # redis:// or rediss:// URL; may hold a password (shown only redacted)
+    result_timeout: float = DEFAULT_RESULT_TIMEOUT
+    prefix: str = DEFAULT_CLUSTER_PREFIX  # of every Redis key, so deployments can share a server
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """`[crawl]`: politeness for the whole crawl, mapped onto Scrapy's own settings, and the
+    defaults of the targets' `user_agent` and `obey_robots`."""
+
+    user_agent: str | None = None
+    obey_robots: bool = True
+    concurrent_requests: int | None = None
+    concurrent_requests_per_domain: int | None = None
+    download_delay: float | None = None
+    autothrottle: bool | None = None
+    autothrottle_target_concurrency: float | None = None
+    autothrottle_max_delay: float | None = None
+
+    def scrapy_settings(self) -> dict[str, Any]:
+        """The Scrapy settings this table sets (the others keep crawler/settings.py's)."""
+        names = {
+            "concurrent_requests": "CONCURRENT_REQUESTS",
+            "concurrent_requests_per_domain": "CONCURRENT_REQUESTS_PER_DOMAIN",
+            "download_delay": "DOWNLOAD_DELAY",
+            "autothrottle": "AUTOTHROTTLE_ENABLED",
+            "autothrottle_target_concurrency": "AUTOTHROTTLE_TARGET_CONCURRENCY",
+            "autothrottle_max_delay": "AUTOTHROTTLE_MAX_DELAY",
+        }
+        settings = {name: getattr(self, key) for key, name in names.items()}
+        return {name: value for name, value in settings.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -105,6 +190,8 @@ class Config:
     digest_threshold: int = DEFAULT_DIGEST_THRESHOLD
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD
     allow_file_urls: bool = False
+    cluster: ClusterSettings | None = None
+    crawl: CrawlSettings = CrawlSettings()
 
     @property
     def notify_urls(self) -> tuple[str, ...]:
@@ -275,6 +362,8 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
     alert_on = _alert_on(raw, file, "alert_on", "material")
     schedule = _schedule(raw, file, "schedule", DEFAULT_SCHEDULE)
     day_first = _optional_bool(raw, "day_first", file, "day_first")
+    crawl = _crawl_settings(_table(raw, "crawl", file), file)
+    fetch_defaults = _fetch_settings(raw, file, "", crawl_defaults(crawl))
 
     raw_targets = raw.get("targets", [])
     if not isinstance(raw_targets, list):
@@ -296,6 +385,7 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
             confirm_collapse=confirm_collapse,
             allow_file_urls=allow_file_urls,
             render=render,
+            fetch_defaults=fetch_defaults,
         )
         if target.name in seen:
             raise ConfigError(f"{file}: {key}.name: duplicate target name {target.name!r}")
@@ -311,7 +401,53 @@ def parse_config(raw: Mapping[str, Any], file: Path) -> Config:
         digest_threshold=digest_threshold,
         failure_threshold=failure_threshold,
         allow_file_urls=allow_file_urls,
+        cluster=_cluster(_table(raw, "cluster", file), file),
+        crawl=crawl,
     )
+
+
+def load_worker_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """The configuration of a cluster worker: the file, which must have `[cluster]`, or —
+    when no file is given and none is at the default place — $POLICYWATCH_REDIS alone (a
+    worker needs no targets: they come with the work)."""
+    file = config_path(path)
+    if not file.exists() and os.environ.get(REDIS_ENV, "").strip() and path is None:
+        return parse_config({}, file)
+    config = load_config(path)
+    if config.cluster is None:
+        raise ConfigError(f"{file}: cluster.redis: missing (or set ${REDIS_ENV})")
+    return config
+
+
+def _cluster(raw: Mapping[str, Any], file: Path) -> ClusterSettings | None:
+    """`[cluster] redis` (or $POLICYWATCH_REDIS when the file names none) turns cluster
+    mode on; without either a crawl runs on this machine alone."""
+    _check_keys(raw, _CLUSTER_KEYS, file, "cluster.")
+    if "redis" in raw:
+        url = _expand_env(_string(raw, "redis", file, "cluster.redis"), file, "cluster.redis")
+    elif os.environ.get(REDIS_ENV, "").strip():
+        url = os.environ[REDIS_ENV].strip()
+    elif raw:
+        raise ConfigError(f"{file}: cluster.redis: missing (or set ${REDIS_ENV})")
+    else:
+        return None
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        scheme = url.split("://", 1)[0] if "://" in url else url[:10]
+        raise ConfigError(
+            f"{file}: cluster.redis: expected a redis://, rediss:// or unix:// URL, got {scheme!r}"
+        )
+    prefix = _string(raw, "prefix", file, "cluster.prefix", default=DEFAULT_CLUSTER_PREFIX)
+    if not re.fullmatch(r"[\w.-]+", prefix):
+        raise ConfigError(f"{file}: cluster.prefix: letters, digits, '.', '_' or '-' only")
+    result_timeout = raw.get("result_timeout", DEFAULT_RESULT_TIMEOUT)
+    if isinstance(result_timeout, bool) or not isinstance(result_timeout, int | float):
+        result_timeout = -1
+    if not 0 < result_timeout <= 24 * 3600:
+        raise ConfigError(
+            f"{file}: cluster.result_timeout: expected seconds between 0 and 86400,"
+            f" got {raw['result_timeout']!r}"
+        )
+    return ClusterSettings(redis=url, result_timeout=float(result_timeout), prefix=prefix)
 
 
 def _destinations(notify: Mapping[str, Any], file: Path) -> tuple[Destination, ...]:
@@ -451,6 +587,7 @@ def _target(
     confirm_collapse: int = DEFAULT_CONFIRM_COLLAPSE,
     allow_file_urls: bool = False,
     render: bool = False,
+    fetch_defaults: Mapping[str, Any] | None = None,
 ) -> Target:
     name = _string(entry, "name", file, f"{key}.name")
     key = f"targets[{name!r}]" if name else key
@@ -489,7 +626,99 @@ def _target(
             entry, "confirm_collapse", file, confirm_collapse, key=f"{key}.confirm_collapse"
         ),
         **_rendering(entry, file, key, render),
+        region=_region(entry, file, f"{key}.region"),
+        **_fetch_settings(entry, file, f"{key}.", fetch_defaults or {}),
     )
+
+
+def crawl_defaults(crawl: CrawlSettings) -> dict[str, Any]:
+    """What a target takes from `[crawl]` unless it says otherwise."""
+    return {"user_agent": crawl.user_agent, "obey_robots": crawl.obey_robots}
+
+
+def _crawl_settings(raw: Mapping[str, Any], file: Path) -> CrawlSettings:
+    _check_keys(raw, _CRAWL_KEYS, file, "crawl.")
+    values: dict[str, Any] = {}
+    if "user_agent" in raw:
+        values["user_agent"] = _string(raw, "user_agent", file, "crawl.user_agent")
+    for name in ("obey_robots", "autothrottle"):
+        if name in raw:
+            values[name] = _optional_bool(raw, name, file, f"crawl.{name}")
+    for name in ("concurrent_requests", "concurrent_requests_per_domain"):
+        if name in raw:
+            values[name] = _positive_int(raw, name, file, 1, key=f"crawl.{name}")
+    for name in ("download_delay", "autothrottle_target_concurrency", "autothrottle_max_delay"):
+        if name in raw:
+            values[name] = _seconds(raw, name, file, f"crawl.{name}", MAX_TIMEOUT)
+    return CrawlSettings(**values)
+
+
+def _fetch_settings(
+    raw: Mapping[str, Any], file: Path, prefix: str, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The flip-flop, confirmation and request settings of a target (`prefix` "targets[..].")
+    or of the whole configuration (the targets' defaults; `prefix` "")."""
+    values = dict(defaults)
+    if "on_revert" in raw:
+        value = raw["on_revert"]
+        if value not in ON_REVERT:
+            raise ConfigError(
+                f"{file}: {prefix}on_revert: expected one of {', '.join(ON_REVERT)}, got {value!r}"
+            )
+        values["on_revert"] = value
+    if "recent_versions" in raw:
+        values["recent_versions"] = _positive_int(
+            raw, "recent_versions", file, DEFAULT_RECENT_VERSIONS, key=f"{prefix}recent_versions"
+        )
+    for name in ("confirm_changes", "obey_robots"):
+        if name in raw:
+            values[name] = _optional_bool(raw, name, file, f"{prefix}{name}")
+    if "confirm_delay" in raw:
+        values["confirm_delay"] = _seconds(
+            raw, "confirm_delay", file, f"{prefix}confirm_delay", MAX_CONFIRM_DELAY
+        )
+    if not prefix:  # request settings are per target ([crawl] holds the crawl's defaults)
+        return values
+    if "download_delay" in raw:
+        values["download_delay"] = _seconds(
+            raw, "download_delay", file, f"{prefix}download_delay", MAX_TIMEOUT
+        )
+    if "user_agent" in raw:
+        values["user_agent"] = _string(raw, "user_agent", file, f"{prefix}user_agent")
+    if "headers" in raw:
+        headers = raw["headers"]
+        if not isinstance(headers, dict) or not all(
+            isinstance(v, str) and _HEADER_NAME.fullmatch(k) and "\n" not in v and "\r" not in v
+            for k, v in headers.items()
+        ):
+            raise ConfigError(
+                f"{file}: {prefix}headers: expected a table of header names and one-line"
+                ' strings, like {"Accept-Language" = "de-DE,de;q=0.9"}'
+            )
+        values["headers"] = tuple((k, v.strip()) for k, v in headers.items())
+    return values
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _seconds(raw: Mapping[str, Any], name: str, file: Path, key: str, maximum: float) -> float:
+    value = raw[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= maximum:
+        raise ConfigError(
+            f"{file}: {key}: expected a number between 0 and {maximum:g}, got {value!r}"
+        )
+    return float(value)
+
+
+def _region(entry: Mapping[str, Any], file: Path, key: str) -> str | None:
+    """A cluster region: a short name a worker is started with (`worker --region NAME`)."""
+    if "region" not in entry:
+        return None
+    region = _string(entry, "region", file, key)
+    if not re.fullmatch(r"[\w.-]{1,64}", region):
+        raise ConfigError(f"{file}: {key}: letters, digits, '.', '_' or '-' only, got {region!r}")
+    return region
 
 
 def _rendering(entry: Mapping[str, Any], file: Path, key: str, default: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
@@ -18,11 +19,15 @@ from monitor.notify import DeliveryResult
 from monitor.store import Store, claim_holder
 from monitor.watch import CheckResult
 
+if TYPE_CHECKING:
+    from monitor.cluster import ClusterRound
+
 
 @dataclass(frozen=True)
 class CrawlSummary:
     results: tuple[CheckResult, ...]
     deliveries: tuple[DeliveryResult, ...]
+    cluster: ClusterRound | None = None  # who did the work, when workers did it
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
@@ -46,6 +51,10 @@ def run_crawl(
 
     Targets another live crawl is working on (the daemon's, or a second manual one) are
     skipped and reported as such, never crawled twice at once.
+
+    With `[cluster]` configured, workers fetch and normalize the pages and this process
+    stores them (`cluster.run_round`); it raises `cluster.ClusterError` when Redis cannot be
+    reached or no worker runs.
     """
     from crawler.spiders.policies import PoliciesSpider
 
@@ -60,6 +69,17 @@ def run_crawl(
     )
     if not claimed:
         return CrawlSummary(results=skipped, deliveries=())
+    if config.cluster is not None:
+        from monitor.cluster import run_round
+
+        try:
+            outcome = run_round(config, config.pick(claimed), on_result)
+        finally:
+            with Store(config.store_path) as store:
+                store.release_targets(holder)
+        return CrawlSummary(
+            results=outcome.results + skipped, deliveries=outcome.deliveries, cluster=outcome.round
+        )
     try:
         process = CrawlerProcess(crawler_settings())
         crawler = process.create_crawler(PoliciesSpider)

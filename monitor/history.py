@@ -49,9 +49,20 @@ class HistoryEntry:
     change: str | None  # "material" | "minor" | None for the first version
     categories: tuple[str, ...]
     summary: str | None
+    same_as: int | None = None  # the page returned to this earlier version's text
+    same_as_at: str | None = None  # when that version was fetched
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "categories": list(self.categories)}
+
+    @property
+    def description(self) -> str:
+        """What this version is: the first, a change, or a return to an earlier text."""
+        if self.same_as is not None:
+            return f"same as the version of {self.same_as_at} (version {self.same_as})"
+        if self.change is None:
+            return "first version"
+        return f"{self.change}: {self.summary}"
 
 
 @dataclass(frozen=True)
@@ -107,9 +118,38 @@ def history(store: Store, target: str) -> list[HistoryEntry]:
             change=None if row["change_id"] is None else "material" if row["material"] else "minor",
             categories=tuple(json.loads(row["categories"] or "[]")),
             summary=row["summary"],
+            same_as=row["same_as"],
+            same_as_at=row["same_as_at"],
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class SideBySideRow:
+    """One moment in the merged history of several targets (regional variants of one
+    policy): the version each target stood at then; `changed` is the column that moved."""
+
+    fetched_at: str
+    versions: tuple[HistoryEntry | None, ...]
+    changed: int
+
+
+def side_by_side(store: Store, targets: list[str]) -> list[SideBySideRow]:
+    """The histories of `targets` merged in time: each version of any of them is a row that
+    also shows what the others stood at then."""
+    histories = [history(store, name) for name in targets]
+    events = sorted(
+        (entry.fetched_at, entry.version, column, entry)
+        for column, entries in enumerate(histories)
+        for entry in entries
+    )
+    current: list[HistoryEntry | None] = [None] * len(targets)
+    rows = []
+    for fetched_at, _, column, entry in events:
+        current[column] = entry
+        rows.append(SideBySideRow(fetched_at, tuple(current), column))
+    return rows
 
 
 def resolve_version(store: Store, target: str, spec: str) -> StoredVersion:

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import apprise
 from apprise.logger import LOGGER_NAME as APPRISE_LOGGER
 
-from monitor import report
+from monitor import report, variants
 from monitor.config import Config, Destination, Target
 from monitor.diff import Change, redline_text
 from monitor.store import PendingDelivery, Store, destination_key
@@ -60,6 +60,7 @@ PAGE_SHAPE_PROBLEMS = {
     "selector-miss": "the configured selector stopped matching",
     "challenge": "the site serves a bot-challenge page instead of the policy",
     "empty": "no policy text found on the page (blocked or redesigned?)",
+    "robots": "robots.txt forbids fetching the page (obey_robots = false fetches it anyway)",
 }
 
 
@@ -287,6 +288,8 @@ def render(
         return _render_change(title, payload, fmt, limit)
     if kind == "digest":
         return _render_digest(title, payload, fmt, limit)
+    if kind == MASS_EDIT:
+        return _render_mass_edit(title, payload, fmt, limit)
     return Rendered(title, _operational_body(payload, fmt), fmt)
 
 
@@ -327,7 +330,7 @@ def digest_alert(alerts: Sequence[dict[str, Any]]) -> AlertMessage:
                 "alert_id": alert["id"],
                 "target": alert["target"],
                 "title": alert["title"],
-                "summary": change.get("summary", ""),
+                "summary": change.get("summary") or payload.get("summary", ""),
                 "url": payload.get("url", ""),
             }
         )
@@ -393,6 +396,152 @@ def digest_crawl(
             store.supersede_deliveries(list(ids), destinations, digest_id)
             digests.append(digest_id)
     return digests
+
+
+# -- mass edits --------------------------------------------------------------------------------
+
+MASS_EDIT = "mass-edit"
+
+
+def group_mass_edits(
+    store: Store, alert_ids: Sequence[int], targets: Sequence[Target], urls: Sequence[str]
+) -> list[int]:
+    """Replace the not-yet-sent change alerts of one crawl that make the same edit on several
+    documents (monitor/variants.py) by one alert per group, naming every document, showing
+    the shared edit once and each document's other edits below it. Per URL, like the digest
+    (which applies after this, to what is left); returns the crawl's alert ids with each
+    group's alerts replaced by the group's alert."""
+    rows = store.alert_rows(list(alert_ids)) if alert_ids else []
+    rows = [r for r in rows if r["kind"] == "change" and r["change_id"]]
+    if len(rows) < 2:
+        return list(alert_ids)
+    by_key = {destination_key(url): url for url in urls}
+    by_name = {t.name: t for t in targets}
+    candidates = {}  # alert id → (row, old document, new document)
+    for row in rows:
+        change = store.change(row["change_id"])
+        old = store.version(change["from_version"]) if change else None
+        new = store.version(change["to_version"]) if change else None
+        if old is not None and new is not None:
+            candidates[row["id"]] = (row, old.document, new.document)
+    if len(candidates) < 2:
+        return list(alert_ids)
+    names = variants.name_words(
+        [*(r["target"] for r, _, _ in candidates.values()),
+         *(d.title for _, o, n in candidates.values() for d in (o, n))],
+        [by_name[r["target"]].url for r, _, _ in candidates.values() if r["target"] in by_name],
+    )  # fmt: skip
+    edits = {i: variants.block_edits(old, new) for i, (_, old, new) in candidates.items()}
+    mass_ids = []
+    with store.transaction():
+        per_destination: dict[str, list[int]] = defaultdict(list)
+        for alert_id, destination in store.unsent_deliveries(list(candidates)):
+            if destination in by_key:
+                per_destination[destination].append(alert_id)
+        groups: dict[tuple[int, ...], tuple[variants.MassEdit, list[str]]] = {}
+        for destination, ids in per_destination.items():
+            for group in variants.group_shared_edits([edits[i] for i in ids], names):
+                members = tuple(ids[m] for m in group.members)
+                groups.setdefault(members, (group, []))[1].append(destination)
+        for members, (group, destinations) in groups.items():
+            message = mass_edit_alert([candidates[i] for i in members], group)
+            mass_id = queue_alert(store, message, [by_key[d] for d in destinations])
+            store.supersede_deliveries(list(members), destinations, mass_id)
+            mass_ids.append(mass_id)
+        still_pending = {i for i, _ in store.unsent_deliveries(list(alert_ids))}
+    return [i for i in alert_ids if i in still_pending or i not in candidates] + mass_ids
+
+
+def mass_edit_alert(
+    members: Sequence[tuple[dict[str, Any], Any, Any]], group: variants.MassEdit
+) -> AlertMessage:
+    """One message for a group of change alerts (row, old, new document) that share an edit."""
+    documents = []
+    for (row, _, new), rest in zip(members, group.rest, strict=True):
+        payload = json.loads(row["payload"] or "{}")
+        documents.append(
+            {
+                "target": row["target"],
+                "url": payload.get("url", ""),
+                "title": new.title,
+                "alert_title": row["title"],
+                "others": [_edit_dict(e) for e in rest],
+            }
+        )
+    names = [d["target"] for d in documents]
+    title = f"Same edit on {len(names)} policies: {', '.join(names)}"
+    payload = {
+        "documents": documents,
+        "shared": [_edit_dict(e) for e in group.shared],
+        "summary": f"the same edit on {len(names)} documents",
+    }
+    body = render(title, MASS_EDIT, payload, MARKDOWN).body
+    return AlertMessage(title=title, body=body, kind=MASS_EDIT, payload=payload)
+
+
+def _edit_dict(edit: variants.Edit) -> dict[str, str]:
+    return {"kind": edit.kind, "text": edit.text, "old": edit.old}
+
+
+def _edit_pieces(edit: dict[str, str]) -> list[tuple[str, str]]:
+    """(sign, text) lines of one edit: a rewording is its old text, then its new one."""
+    if edit["kind"] == variants.REWORDED:
+        return [("−", edit["old"]), ("+", edit["text"])]
+    return [("+" if edit["kind"] == variants.ADDED else "−", edit["text"])]
+
+
+def _edit_lines(edits: Sequence[dict[str, str]], fmt: str) -> list[str]:
+    escape = _markdown_escape if fmt == MARKDOWN else str
+    return [f"  {sign} {escape(text)}" for e in edits for sign, text in _edit_pieces(e)]
+
+
+def _render_mass_edit(title: str, payload: dict[str, Any], fmt: str, limit: int | None) -> Rendered:
+    documents, shared = payload["documents"], payload["shared"]
+    if fmt == HTML:
+        colors = {"+": "#1a7f37", "−": "#cf222e"}
+
+        def edits_html(edits: Sequence[dict[str, str]]) -> str:
+            return "".join(
+                f'<li style="color:{colors[sign]}">{sign} {html.escape(text)}</li>'
+                for e in edits
+                for sign, text in _edit_pieces(e)
+            )
+
+        head = (
+            f'<div style="{report.PAGE_STYLE}"><h2 style="font-size:18px">{html.escape(title)}'
+            f"</h2><p>The same edit was made to {len(documents)} documents in this crawl:</p>"
+            f"<ul>{edits_html(shared)}</ul><p>Documents, and what else each one changed:</p><ul>"
+        )
+        items = [
+            f"<li><b>{html.escape(d['target'])}</b> "
+            f'(<a href="{html.escape(d["url"], quote=True)}">{html.escape(d["url"])}</a>)'
+            + (f"<ul>{edits_html(d['others'])}</ul>" if d["others"] else ": nothing else")
+            + "</li>"
+            for d in documents
+        ]
+        foot = "</ul><p>Each change in full: <code>policywatch diff NAME</code></p></div>"
+        note = "<li>… {n} more document{s} not shown here</li>"
+        body = _fit(head, items, foot, limit, joiner="", max_items=None, note=note)
+        return Rendered(title, body, HTML)
+    md = fmt == MARKDOWN
+    head = "\n".join(
+        [
+            f"The same edit was made to {len(documents)} documents in this crawl:",
+            *_edit_lines(shared, fmt),
+            "",
+            "Documents, and what else each one changed:",
+        ]
+    )
+    items = []
+    for d in documents:
+        name = f"**{_markdown_escape(d['target'])}**" if md else d["target"]
+        line = f"- {name} ({d['url']})" + ("" if d["others"] else ": nothing else")
+        items.append("\n".join([line, *_edit_lines(d["others"], fmt)]))
+    command = "`policywatch diff NAME`" if md else "policywatch diff NAME"
+    foot = f"\nEach change in full: {command}"
+    note = "- … {n} more document{s} not shown (message cut to fit)"
+    body = _fit(head, items, foot, limit, joiner="\n", max_items=None, note=note)
+    return Rendered(title, body, fmt)
 
 
 # -- operational alerts ------------------------------------------------------------------------

@@ -67,6 +67,17 @@ class StoredVersion:
 
 
 @dataclass(frozen=True)
+class RecentText:
+    """One of a target's recent distinct texts: `version` first held it (the original, not a
+    return to it), `created_at` when; `latest` is its newest version row."""
+
+    fingerprint: str
+    version: int
+    created_at: str
+    latest: int
+
+
+@dataclass(frozen=True)
 class Validators:
     """What the last trusted fetch of a target said about its page, for a conditional GET.
 
@@ -218,6 +229,40 @@ class Store:
         )
         return self._version(rows[0]) if rows else None
 
+    def latest_fingerprint(self, target: str) -> str | None:
+        """The fingerprint of the target's newest version, without reading its document."""
+        row = self.db.execute(
+            "select fingerprint from versions where target = ? order by id desc limit 1", [target]
+        ).fetchone()
+        return row[0] if row else None
+
+    def recent_texts(self, target: str, limit: int) -> list[RecentText]:
+        """The target's last `limit` distinct texts, newest first: each with the version that
+        first held it (in its latest run of returns) and when that version was fetched."""
+        rows = self.db.execute(
+            """
+            select v.fingerprint, coalesce(v.same_as, v.id), o.created_at, v.id
+            from versions v join versions o on o.id = coalesce(v.same_as, v.id)
+            where v.id in (select max(id) from versions where target = ? group by fingerprint)
+            order by v.id desc limit ?
+            """,
+            [target, limit],
+        )
+        return [RecentText(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def returns_since_new_text(self, target: str) -> list[int]:
+        """The versions `same_as` of the target's returns since its newest new text, oldest
+        first: the page's swings between texts it had already shown."""
+        rows = self.db.execute(
+            """
+            select same_as from versions where target = ? and same_as is not null and id > (
+                select coalesce(max(id), 0) from versions where target = ? and same_as is null)
+            order by id
+            """,
+            [target, target],
+        )
+        return [row[0] for row in rows]
+
     def versions(self, target: str) -> list[StoredVersion]:
         rows = self.db["versions"].rows_where("target = ?", [target], order_by="id")
         return [self._version(row) for row in rows]
@@ -233,13 +278,15 @@ class Store:
         created_at: str,
         document: Document,
         version_id: int | None = None,
+        same_as: int | None = None,
     ) -> int:
         """Store a new version. Its document is packed as a delta against the target's last
         keyframe; only the newest version of a target keeps its text in plain (for readers
         such as Datasette), and its new passages go to the search index.
 
         `version_id`: an explicit id (reprocessing gives rebuilt versions new ids, never the
-        ids of the versions it removed)."""
+        ids of the versions it removed). `same_as`: the version whose text this one repeats
+        (the page returned to it; see `recent_texts`)."""
         data = json.dumps(document.to_dict(), ensure_ascii=False).encode("utf-8")
         base_id, packed = _pack_against_keyframe(self.db, "versions", "id", target, data)
         text = document.text
@@ -258,6 +305,7 @@ class Store:
             "packed": packed,
             "codec": DEFAULT_CODEC,
             "base_version": base_id,
+            "same_as": same_as,
         }
         if version_id is not None:
             row["id"] = version_id
@@ -354,6 +402,10 @@ class Store:
         }
         return int(self.db["changes"].insert(row).last_pk)
 
+    def change(self, change_id: int) -> dict[str, Any] | None:
+        rows = list(self.db["changes"].rows_where("id = ?", [change_id]))
+        return rows[0] if rows else None
+
     def changes(self, target: str | None = None) -> list[dict[str, Any]]:
         where, args = ("target = ?", [target]) if target else (None, [])
         return list(self.db["changes"].rows_where(where, args, order_by="id"))
@@ -370,7 +422,8 @@ class Store:
                 f"""
                 select v.id, v.target, v.created_at, v.title, v.language, v.last_updated,
                     v.effective, v.word_count, v.fingerprint, c.id as change_id, c.material,
-                    c.categories, c.summary, c.date_only, c.silent_change
+                    c.categories, c.summary, c.date_only, c.silent_change, v.same_as,
+                    (select o.created_at from versions o where o.id = v.same_as) as same_as_at
                 from versions v left join changes c on c.to_version = v.id
                 {where}
                 order by v.created_at, v.id
@@ -406,6 +459,7 @@ class Store:
                 """
                 select f.* from fetches f join raw_bodies b on b.hash = f.body_hash
                 where f.target = ? and f.status between 200 and 299
+                    and coalesce(f.result, '') != 'transient'
                 order by f.started_at, f.id
                 """,
                 [target],
@@ -879,6 +933,11 @@ def _issue7_compact_history(db: sqlite_utils.Database) -> None:
     )
 
 
+def _issue12_returns(db: sqlite_utils.Database) -> None:
+    """A version that repeats an earlier text (the page returned to it) names that version."""
+    db["versions"].add_column("same_as", int)
+
+
 def _issue9_suspect_fetches(db: sqlite_utils.Database) -> None:
     """The text fingerprint of a suspect fetch, to tell when the same text comes back."""
     db["fetches"].add_column("fingerprint", str)
@@ -891,6 +950,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0003_delivery_retries_and_incidents", _add_delivery_retries_and_incidents),
     ("0004_issue7_compact_history", _issue7_compact_history),
     ("0005_issue9_suspect_fetches", _issue9_suspect_fetches),
+    ("0006_issue12_returns", _issue12_returns),
 ]
 
 

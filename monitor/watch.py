@@ -16,11 +16,19 @@ from monitor.config import DEFAULT_FAILURE_THRESHOLD, Destination, Target
 from monitor.diff import Change, compare
 from monitor.document import Document
 from monitor.normalize import ExtractionError, normalize, sniff_content_kind
-from monitor.notify import change_alert, note_failure, note_success, queue_alert, routed_urls
+from monitor.notify import (
+    AlertMessage,
+    change_alert,
+    note_failure,
+    note_success,
+    queue_alert,
+    routed_urls,
+)
 from monitor.render import short_page_hint, with_rendering_hint
-from monitor.store import FetchRecord, Store, Validators
+from monitor.store import FetchRecord, RecentText, Store, StoredVersion, Validators
 
 NOT_MODIFIED = 304
+ROBOTS_BLOCKED = "blocked by robots.txt"  # how a fetch robots.txt forbids is reported
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class FetchedPage:
     body: bytes = b""
     error: str | None = None
     duration_ms: int | None = None
+    confirming: bool = False  # the second fetch of a changed text (`needs_confirmation`)
 
     @property
     def content_type(self) -> str | None:
@@ -45,7 +54,9 @@ class FetchedPage:
 @dataclass(frozen=True)
 class CheckResult:
     target: str
-    result: str  # "baseline" | "unchanged" | "changed" | "not-modified" | "suspect" | "failed"
+    # "baseline" | "unchanged" | "changed" | "not-modified" | "suspect" | "failed", or
+    # "returned" / "flapping" (back to a recent text) | "transient" (not confirmed)
+    result: str
     error: str | None = None
     change: Change | None = None
     alerted: bool = False
@@ -114,7 +125,8 @@ def observe(page: FetchedPage, target: Target) -> Observation:
         return Observation(page)
     error = page.error or _http_error(page)
     if error:
-        return Observation(page, error=error)
+        kind = "robots" if error.startswith(ROBOTS_BLOCKED) else None
+        return Observation(page, error=error, error_kind=kind)
     error = redirect_problem(page.url, page.final_url)
     if error:
         return Observation(page, error=error, error_kind="redirected")
@@ -200,6 +212,13 @@ def record(
             note_success(store, target, destinations, page.started_at)
         return CheckResult(target.name, "unchanged", hint=hint)
 
+    if previous is not None:
+        recent = store.recent_texts(target.name, target.recent_versions)
+        known = next((t for t in recent[1:] if t.fingerprint == document.fingerprint), None)
+        if known is not None:
+            return _record_return(store, target, observation, previous, recent, known,
+                                  destinations)  # fmt: skip
+
     reason = suspicion(previous.document if previous else None, document)
     reason = reason or observation.truncation
     warning = None
@@ -241,6 +260,136 @@ def record(
     return CheckResult(
         target.name, "changed", change=change, alerted=alerted, alert_id=alert_id, hint=hint
     )
+
+
+def needs_confirmation(store: Store, target: Target, observation: Observation) -> bool:
+    """Whether to fetch the page once more before recording this observation: its text differs
+    from the target's current version (confirm-before-record). A baseline, an unchanged text,
+    a 304 and a failure are recorded at once, so an unchanged page costs no extra request; so
+    is a text the collapse guard holds (`collapse.suspicion`, a truncated page): it must come
+    back `confirm_collapse` runs in a row anyway, and a broken site is not asked twice.
+
+    The confirming fetch must not be conditional, and its observation goes to
+    `record_confirmed` with this one: the Scrapy pipeline and a cluster coordinator both
+    decide here and record there."""
+    document = observation.document
+    if not target.confirm_changes or document is None or observation.not_modified:
+        return False
+    current = store.latest_fingerprint(target.name)
+    if current is None or current == document.fingerprint:
+        return False
+    if observation.truncation:
+        return False
+    previous = store.latest_version(target.name)
+    return previous is None or not suspicion(previous.document, document)
+
+
+def record_confirmed(
+    store: Store,
+    target: Target,
+    first: Observation,
+    second: Observation,
+    destinations: Sequence[Destination | str],
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+) -> CheckResult:
+    """Record a changed text once a second fetch agrees: the second observation is recorded
+    as usual (the collapse guard then counts it as one fetch: `confirm_collapse` counts runs,
+    not the two fetches of one run). When they disagree, the first fetch is logged as
+    "transient" and nothing else is recorded or sent."""
+    assert first.document is not None
+    if second.document is not None and second.document.fingerprint == first.document.fingerprint:
+        return record(store, target, second, destinations, failure_threshold)
+    if second.document is None:
+        outcome = f"failed ({second.error})"
+    elif second.document.fingerprint == store.latest_fingerprint(target.name):
+        outcome = "showed the current version again"
+    else:
+        outcome = "showed yet another text"
+    error = (
+        f"the text differed for one fetch only; the confirming fetch {outcome} (nothing recorded)"
+    )
+    fetched = replace(
+        _fetch_record(target, first.page, error), fingerprint=first.document.fingerprint
+    )
+    with store.transaction():
+        store.record_fetch(fetched, "transient")
+    return CheckResult(target.name, "transient", error=error)
+
+
+def _record_return(
+    store: Store,
+    target: Target,
+    observation: Observation,
+    previous: StoredVersion,
+    recent: Sequence[RecentText],
+    known: RecentText,
+    destinations: Sequence[Destination | str],
+) -> CheckResult:
+    """The page shows again one of its recent texts: a version that names the one it repeats,
+    no change. The first return alerts only with `on_revert = "alert"`; the second return
+    since the last new text marks the target flapping and alerts once with how the variants
+    differ; later returns are quiet until a text never seen before appears."""
+    page, document = observation.page, observation.document
+    assert document is not None
+    returns = [*store.returns_since_new_text(target.name), known.version]
+    flapping = len(returns) >= 2
+    change = None
+    message = None
+    if len(returns) == 2 or (not flapping and target.on_revert == "alert"):
+        change = compare(previous.document, document)
+        if should_alert(change, target.alert_on):
+            message = _return_alert(target, page.started_at, change, recent, returns, known)
+    with store.transaction():
+        _keep_body(store, page)
+        fetch_id = store.record_fetch(
+            _fetch_record(target, page, None), "flapping" if flapping else "returned"
+        )
+        store.save_validators(target.name, page_validators(target, page))
+        note_success(store, target, destinations, page.started_at)
+        store.add_version(target.name, fetch_id, page.started_at, document, same_as=known.version)
+        alert_id = None
+        if message is not None:
+            urls = routed_urls(target, destinations)
+            alert_id = queue_alert(store, message, urls, target=target.name)
+    return CheckResult(
+        target.name,
+        "flapping" if flapping else "returned",
+        error=f"same as the version of {known.created_at}",
+        change=change,
+        alerted=alert_id is not None,
+        alert_id=alert_id,
+        hint=observation.hint,
+    )
+
+
+def _return_alert(
+    target: Target,
+    at: str,
+    change: Change,
+    recent: Sequence[RecentText],
+    returns: Sequence[int],
+    known: RecentText,
+) -> AlertMessage:
+    """A return's alert: the change from the text left to the text returned to; when the
+    target is flapping, the title says so and names the variants' dates."""
+    message = change_alert(target.name, target.url, change, at)
+    if len(returns) < 2:
+        title = f"{target.name}: returned to the version of {known.created_at}"
+        return replace(message, title=f"{title} — {message.title.split(': ', 1)[1]}")
+    variants = {*returns, recent[0].version}
+    dates = [t.created_at for t in recent if t.version in variants]
+    title = (
+        f"{target.name}: flapping between {len(variants)} versions ({', '.join(sorted(dates))})"
+        " — quiet until a text never seen before appears"
+    )
+    note = (
+        f"The page alternates between {len(variants)} versions it has shown before"
+        " (an A/B test, CDN edges serving different copies, a rollback and redeploy?);"
+        " policywatch records each swing and alerts again when a new text appears. How they"
+        " differ:"
+    )
+    change = replace(change, summary=f"{note} {change.summary}")
+    return replace(change_alert(target.name, target.url, change, at), title=title)
 
 
 def _hold_suspect(

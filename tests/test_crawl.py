@@ -35,6 +35,8 @@ def write_config(
     tmp_path: Path, targets: list[tuple[str, str]], urls: list[str], extra: str = ""
 ) -> Path:
     config = tmp_path / "config.toml"
+    if "confirm_delay" not in extra:  # confirming a change need not take the default 2 s here
+        extra = f"confirm_delay = 0.2\n{extra}"
     lines = [extra, '[storage]\npath = "store.db"', f"[notify]\nurls = {json.dumps(urls)}"]
     lines += [f"[[targets]]\nname = {json.dumps(n)}\nurl = {json.dumps(u)}" for n, u in targets]
     config.write_text("\n\n".join(lines) + "\n")

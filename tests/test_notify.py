@@ -43,6 +43,8 @@ SECRET = "TOPSECRET9f3k2"
 
 def write_config(tmp_path: Path, targets: list[dict], urls: list, extra: str = "") -> Path:
     """`targets`: dicts of target keys; `urls`: strings or {"url", "tags"} dicts."""
+    if "confirm_delay" not in extra:  # confirming a change need not take the default 2 s here
+        extra = f"confirm_delay = 0.2\n{extra}"
     lines = [extra, '[storage]\npath = "store.db"', "[notify]\nurls = " + _toml_list(urls)]
     for target in targets:
         lines.append("[[targets]]\n" + "\n".join(f"{k} = {_toml(v)}" for k, v in target.items()))
@@ -198,7 +200,9 @@ def test_more_changes_than_the_threshold_make_one_digest(tmp_path, page_server, 
     config = write_config(tmp_path, targets, [json_receiver.url])
     crawl(config)
     for index in range(len(names)):
-        page_server.set(f"/{index}", seed_page(edited=True))
+        # six different edits (the same edit on several pages is one mass-edit alert)
+        edited = seed_page(edited=True).replace("data brokers", f"{index + 2} data brokers")
+        page_server.set(f"/{index}", edited)
     crawl(config)
     wait_for(lambda: json_receiver.messages)
     time.sleep(0.3)

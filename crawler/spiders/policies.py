@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from monitor.config import Config, Target, load_config
 from monitor.normalize import is_xpath
 from monitor.render import MISSING_BROWSER, find_chromium, launch_options
 from monitor.store import Validators, utcnow
-from monitor.watch import FetchedPage, conditional_headers
+from monitor.watch import ROBOTS_BLOCKED, FetchedPage, conditional_headers
 
 # A failed fetch is reported once per target, by the crawl summary and the store; Scrapy's own
 # tracebacks for the same failure (robots.txt download, retries given up) would only repeat it.
@@ -55,6 +55,7 @@ class PoliciesSpider(scrapy.Spider):
         self.validators: dict[str, Validators] = {}
         self.chromium = find_chromium() if any(t.render for t in self.targets) else None
         self.renders = 0
+        self.slot_delays = slot_delays(self.targets)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PoliciesSpider:
@@ -62,6 +63,13 @@ class PoliciesSpider(scrapy.Spider):
         the schemes those targets use (each scheme's handler has a browser of its own): any
         other crawl starts no browser, nor Playwright's driver."""
         spider = super().from_crawler(crawler, *args, **kwargs)
+        for name, value in spider.config.crawl.scrapy_settings().items():
+            crawler.settings.set(name, value, "spider")
+        if spider.slot_delays:
+            slots = crawler.settings.getdict("DOWNLOAD_SLOTS")
+            for host, delay in spider.slot_delays.items():
+                slots[host] = {**slots.get(host, {}), "delay": delay}
+            crawler.settings.set("DOWNLOAD_SLOTS", slots, "spider")
         if spider.chromium:
             schemes = {urlsplit(t.url).scheme for t in spider.targets if t.render}
             handlers = dict.fromkeys(schemes & {"http", "https"}, RENDER_DOWNLOAD_HANDLER)
@@ -74,15 +82,26 @@ class PoliciesSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request | FetchedPage]:
         for target in self.targets:
-            if target.render:
-                yield self.render_request(target)
-                continue
-            yield scrapy.Request(
+            yield self.target_request(target)
+
+    def target_request(
+        self, target: Target, *, confirming: bool = False
+    ) -> scrapy.Request | FetchedPage:
+        """The request for one target with its own settings (a cluster worker builds its
+        requests here too, from the targets its work items carry).
+
+        `confirming`: the second fetch of a changed text (`watch.needs_confirmation`), never
+        conditional: a 304 would say nothing about what the page shows now."""
+        if target.render:
+            request = self.render_request(target)
+        else:
+            validators = None if confirming else self.validators.get(target.name)
+            request = scrapy.Request(
                 target.url,
                 callback=self.fetched,
                 errback=self.failed,
                 dont_filter=True,
-                headers=conditional_headers(target, self.validators.get(target.name)),
+                headers=conditional_headers(target, validators),
                 meta={
                     "target": target.name,
                     "started": time.monotonic(),
@@ -90,6 +109,11 @@ class PoliciesSpider(scrapy.Spider):
                     "download_timeout": target.timeout,
                 },
             )
+        if isinstance(request, scrapy.Request):
+            request.headers.update(request_headers(target))
+            request.meta.update(request_meta(target, self.slot_delays))
+            request.meta["confirming"] = confirming
+        return request
 
     def fetched(self, response: Response) -> FetchedPage:
         meta = response.meta
@@ -105,6 +129,7 @@ class PoliciesSpider(scrapy.Spider):
             },
             body=response.body,
             duration_ms=_elapsed_ms(meta["started"]),
+            confirming=meta.get("confirming", False),
         )
 
     def render_request(self, target: Target) -> scrapy.Request | FetchedPage:
@@ -168,7 +193,38 @@ class PoliciesSpider(scrapy.Spider):
             started_at=request.meta["started_at"],
             error=_describe_failure(failure),
             duration_ms=_elapsed_ms(request.meta["started"]),
+            confirming=request.meta.get("confirming", False),
         )
+
+
+def request_headers(target: Target) -> dict[str, str]:
+    """A target's own headers, and its User-Agent when it (or `[crawl]`) names one; Scrapy's
+    USER_AGENT (policywatch, its version and URL) otherwise."""
+    headers = dict(target.headers)
+    if target.user_agent:
+        headers["User-Agent"] = target.user_agent
+    return headers
+
+
+def request_meta(target: Target, delays: dict[str, float]) -> dict[str, Any]:
+    """Scrapy's per-request switches for a target: robots.txt, and a fixed delay on a host
+    that a target gave a `download_delay` (AutoThrottle then leaves that host's slot alone)."""
+    meta: dict[str, Any] = {}
+    if not target.obey_robots:
+        meta["dont_obey_robotstxt"] = True
+    if urlsplit(target.url).hostname in delays:
+        meta["autothrottle_dont_adjust_delay"] = True
+    return meta
+
+
+def slot_delays(targets: Sequence[Target]) -> dict[str, float]:
+    """Per host (Scrapy's download slot): the longest `download_delay` of its targets."""
+    delays: dict[str, float] = {}
+    for target in targets:
+        host = urlsplit(target.url).hostname
+        if target.download_delay is not None and host:
+            delays[host] = max(delays.get(host, 0.0), target.download_delay)
+    return delays
 
 
 async def _close_browser_context(meta: dict[str, Any]) -> None:
@@ -207,6 +263,8 @@ def _describe_failure(failure: Failure) -> str:
     name = type(error).__name__
     if message == "max redirections reached":
         return "redirect loop: max redirections reached"
+    if name == "IgnoreRequest" and "robots.txt" in message:
+        return f"{ROBOTS_BLOCKED} (set obey_robots = false on the target to fetch it anyway)"
     if "exceeded DOWNLOAD_MAXSIZE" in message and "decompress" in message:
         return f"the decompressed page is larger than the download size limit ({message})"
     reason = _FAILURE_REASONS.get(name)
