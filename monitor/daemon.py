@@ -13,6 +13,9 @@ stopping means asking one child to finish (Scrapy's graceful SIGTERM) while noth
 - Signals: SIGTERM/SIGINT stop scheduling, let the running crawl finish its writes (it gets
   SIGTERM, then SIGKILL after `STOP_GRACE_SECONDS`; every write is a transaction) and exit 0.
   SIGHUP reloads config.toml; a broken file is logged and the old configuration kept.
+- With `[cluster]`, each batch first checks that Redis and a worker answer; while they do
+  not, due targets wait with a growing backoff (5 s doubling to 5 minutes), and one
+  operational alert goes out, then one "recovered" message.
 - One daemon per store: an exclusive lock on `<store>.daemon.lock`. A manual `policywatch
   crawl` beside it is safe: WAL, busy timeouts, and per-target claims in the store
   (`Store.claim_targets`) so that no target is crawled twice at once.
@@ -35,16 +38,19 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor.cluster import check_cluster, redact_redis_url
 from monitor.config import Config, ConfigError, load_config
-from monitor.notify import retry_deliveries
+from monitor.notify import deliver_pending, note_service_problem, retry_deliveries
 from monitor.schedule import Schedule, first_runs, parse_schedule
-from monitor.store import Store
+from monitor.store import Store, utcnow
 
 log = logging.getLogger("policywatch.daemon")
 
 STOP_GRACE_SECONDS = 25
 BATCH_WINDOW_SECONDS = 1.0
 RETRY_EVERY_SECONDS = 60
+CLUSTER_RETRY_FIRST = 5
+CLUSTER_RETRY_MAX = 300
 MISFIRE_GRACE_SECONDS = 300
 CATCH_UP_SPREAD = timedelta(minutes=5)
 
@@ -125,6 +131,8 @@ class Daemon:
         self.due_lock = threading.Lock()
         self.stopping = False
         self.reload_requested = False
+        self.cluster_failures = 0
+        self.cluster_retry_at = 0.0
 
     def run(self) -> int:
         with daemon_lock(self.config):
@@ -223,6 +231,8 @@ class Daemon:
             if self.reload_requested:
                 self._reload()
             time.sleep(BATCH_WINDOW_SECONDS)  # also gathers targets due at nearly the same time
+            if self.due and not self._cluster_ready():
+                continue  # the due targets wait in `self.due` for the cluster to come back
             names = self._take_due()
             if names and not self.stopping:
                 self._crawl(names)
@@ -236,6 +246,34 @@ class Daemon:
                         result.destination,
                         result.error or "sent",
                     )
+
+    def _cluster_ready(self) -> bool:
+        """With `[cluster]`: whether Redis and a worker answer. While they do not, crawls wait
+        with a growing backoff, and one operational alert (then one "recovered") goes out."""
+        settings = self.config.cluster
+        if settings is None:
+            return True
+        if time.monotonic() < self.cluster_retry_at:
+            return False
+        problem = check_cluster(settings)
+        with Store(self.config.store_path) as store:
+            with store.transaction():
+                note_service_problem(
+                    store,
+                    self.config.notify_urls,
+                    at=utcnow(),
+                    error=problem,
+                    service=f"cluster {redact_redis_url(settings.redis)}",
+                )
+            deliver_pending(store, self.config.notify_urls)
+        if problem is None:
+            self.cluster_failures = 0
+            return True
+        self.cluster_failures += 1
+        wait = min(CLUSTER_RETRY_FIRST * 2 ** (self.cluster_failures - 1), CLUSTER_RETRY_MAX)
+        self.cluster_retry_at = time.monotonic() + wait
+        log.error("%s; retrying in %d s", problem, wait)
+        return False
 
     def _crawl(self, names: list[str]) -> None:
         command = [sys.executable, "-m", "monitor", "crawl"]

@@ -553,7 +553,15 @@ def _operational_body(payload: dict[str, Any], fmt: str) -> str:
     name, problem, error = (
         escape(str(payload[key] or "")) for key in ("target", "problem", "error")
     )
-    if payload["recovered"]:
+    if payload.get("service"):
+        text = (
+            f"policywatch reaches {name} again at {payload['at']}; the outage had started at"
+            f" {payload['started_at']}."
+            if payload["recovered"]
+            else f"policywatch cannot reach {name}: {error}.\n"
+            "No target is checked until it is back; a message follows then."
+        )
+    elif payload["recovered"]:
         text = (
             f"policywatch checks {name} again ({url}): the fetch at {payload['at']} succeeded."
             f" The problem had started at {payload['started_at']}: {problem}."
@@ -578,6 +586,43 @@ def _operational_alert(target: Target, payload: dict[str, Any]) -> AlertMessage:
     return AlertMessage(
         title=title, body=body, body_format=TEXT, kind="operational", payload=payload
     )
+
+
+def note_service_problem(
+    store: Store, urls: Sequence[str], *, service: str, error: str | None, at: str
+) -> None:
+    """An outage of something every target needs (a cluster's Redis): one operational alert
+    to every URL when it starts, and one when it ends. `error` None means it works again."""
+    incident = store.open_incident(service)
+    if (error is None) == (incident is None):
+        return
+    if error is not None:
+        store.start_incident(service, "service", error, at)
+        started_at = at
+    else:
+        assert incident is not None
+        store.end_incident(incident["id"], at)
+        started_at, error = incident["started_at"], incident["error"]
+    recovered = incident is not None
+    payload = {
+        "service": True,
+        "target": service,
+        "url": "",
+        "problem": "unreachable",
+        "error": error,
+        "failures": 0,
+        "recovered": recovered,
+        "at": at,
+        "started_at": started_at,
+    }
+    message = AlertMessage(
+        title=f"{OPERATIONAL_PREFIX}{service}: {'recovered' if recovered else 'unreachable'}",
+        body=_operational_body(payload, TEXT),
+        body_format=TEXT,
+        kind="operational",
+        payload=payload,
+    )
+    queue_alert(store, message, urls)
 
 
 def note_failure(

@@ -210,3 +210,50 @@ def test_first_runs_keep_future_times_and_spread_the_overdue():
         "late": NOW + timedelta(minutes=2),
         "later": NOW + timedelta(minutes=4),
     }
+
+
+def test_redis_down_the_daemon_retries_with_backoff_and_alerts_once(
+    tmp_path, page_server, json_receiver, daemons
+):
+    from conftest import free_port
+
+    url = page_server.set("/privacy", seed_page())
+    redis = f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0"
+    config = write_config(
+        tmp_path, [(NAME, url)], [json_receiver.url],
+        extra=f'schedule = "2s"\n[cluster]\nredis = "{redis}"',
+    )  # fmt: skip
+
+    daemon = daemons(config)
+    wait_for(lambda: "retrying in 10 s" in daemon.output(), seconds=30)
+    code = daemon.stop()[0]
+
+    log = daemon.output()
+    assert code == 0
+    assert "retrying in 5 s" in log and "retrying in 10 s" in log, log
+    assert "s3cret-pass" not in log
+    [alert] = json_receiver.messages
+    assert (
+        alert["title"].startswith("[policywatch] cluster redis://")
+        and "unreachable" in alert["title"]
+    )
+    assert "s3cret-pass" not in json.dumps(alert)
+    assert page_server.requests == [] and count(tmp_path / "store.db", "fetches") == 0
+
+
+def test_a_service_outage_is_one_alert_and_one_recovery(tmp_path):
+    from monitor.notify import note_service_problem
+    from monitor.store import Store
+
+    with Store(tmp_path / "s.db") as store:
+        for error in ("connection refused", "connection refused", None, None):
+            with store.transaction():
+                note_service_problem(
+                    store, ["json://127.0.0.1:9/x"], service="cluster redis://h:1/0",
+                    error=error, at="2026-01-01T00:00:00+00:00",
+                )  # fmt: skip
+        titles = [alert["title"] for alert in store.alerts()]
+    assert titles == [
+        "[policywatch] cluster redis://h:1/0: unreachable",
+        "[policywatch] cluster redis://h:1/0: recovered",
+    ]
