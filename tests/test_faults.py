@@ -460,7 +460,9 @@ def test_fault_is_recorded_with_its_reason_and_changes_nothing(run, fault):
 
 
 @pytest.mark.parametrize(
-    ("name", "url", "reason"), [(n, u, r) for n, (u, r) in UNREACHABLE.items()]
+    ("name", "url", "reason"),
+    [(n, u, r) for n, (u, r) in UNREACHABLE.items()],
+    ids=list(UNREACHABLE),  # the URL holds a free port, different in each test process
 )
 def test_unreachable_targets_fail_with_their_reason(run, name, url, reason):
     for crawl in (0, 1):
