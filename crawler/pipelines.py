@@ -1,15 +1,31 @@
 """The one pipeline: hands each FetchedPage to monitor's check, then digests and delivers
-the crawl's alerts when the spider closes."""
+the crawl's alerts when the spider closes.
+
+Pages are normalized in a pool of processes, one per core, off the reactor thread: the crawl
+uses every core while the reactor keeps downloading. The store is written from the reactor
+thread only (one writer)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 from scrapy.crawler import Crawler
 
+from monitor.config import Target
 from monitor.notify import deliver_pending, digest_crawl
 from monitor.store import Store
-from monitor.watch import CheckResult, FetchedPage, check_page
+from monitor.watch import (
+    CheckResult,
+    FetchedPage,
+    Observation,
+    observe,
+    record_and_trust,
+    record_identical_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +37,7 @@ class StorePipeline:
         self.crawler = crawler
         self.store: Store | None = None
         self.results: list[CheckResult] = []
+        self.pool: ProcessPoolExecutor | None = None  # created on the first page to normalize
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -33,17 +50,21 @@ class StorePipeline:
         spider.results = self.results
         spider.validators = self.store.validators()  # read by the spider's first request
 
-    def process_item(self, item: FetchedPage) -> FetchedPage:
+    async def process_item(self, item: FetchedPage) -> FetchedPage:
         assert self.store is not None
         spider = self.crawler.spider
         config = spider.config
-        result = check_page(
-            self.store,
-            self.targets[item.target],
-            item,
-            config.destinations,
-            failure_threshold=config.failure_threshold,
-        )
+        target = self.targets[item.target]
+        result = record_identical_body(self.store, target, item, config.destinations)
+        if result is None:
+            observation = await self.observe(item, target)
+            result = record_and_trust(
+                self.store,
+                target,
+                observation,
+                config.destinations,
+                failure_threshold=config.failure_threshold,
+            )
         self.results.append(result)
         progress = getattr(spider, "progress", None)  # run_crawl's callback, per target
         if progress is not None:
@@ -52,11 +73,29 @@ class StorePipeline:
             log.warning("%s: %s", item.target, result.error)
         return item
 
+    async def observe(self, page: FetchedPage, target: Target) -> Observation:
+        """`observe` in the pool when there is a body to read; inline otherwise."""
+        if page.error is not None or not page.body:
+            return observe(page, target)
+        if self.pool is None:
+            self.pool = normalizing_pool()
+        return await asyncio.wrap_future(self.pool.submit(observe, page, target))
+
     def close_spider(self) -> None:
         assert self.store is not None
+        if self.pool is not None:
+            self.pool.shutdown()
         spider = self.crawler.spider
         config = spider.config
         alert_ids = [r.alert_id for r in self.results if r.alert_id is not None]
         digest_crawl(self.store, alert_ids, config.notify_urls, config.digest_threshold)
         spider.deliveries = deliver_pending(self.store, config.notify_urls)
         self.store.close()
+
+
+def normalizing_pool() -> ProcessPoolExecutor:
+    """One worker per core. Workers are started by a fork server, not forked from the crawl:
+    they do not inherit the reactor's threads and sockets, nor its memory."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["monitor.watch"])
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)

@@ -21,6 +21,7 @@ from monitor.render import short_page_hint, with_rendering_hint
 from monitor.store import FetchRecord, Store, Validators
 
 NOT_MODIFIED = 304
+TRUSTED_RESULTS = ("baseline", "unchanged", "changed")  # the fetch's document is the newest
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def observe(page: FetchedPage, target: Target) -> Observation:
         if not target.render and err.kind in ("empty", "selector-miss"):
             error = with_rendering_hint(error, page.body, page.content_type)
         return Observation(page, error=error, error_kind=err.kind)
+    document.fingerprint  # noqa: B018 - computed where observe runs, it travels with the document
     return Observation(
         page,
         document=document,
@@ -146,8 +148,52 @@ def check_page(
     destinations: Sequence[Destination | str],
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
 ) -> CheckResult:
-    """Observe and record one fetched page (see `observe` and `record`)."""
-    return record(store, target, observe(page, target), destinations, failure_threshold)
+    """Observe and record one fetched page (see `observe` and `record`); a body identical
+    to the last trusted one is recorded as unchanged without being read again."""
+    return record_identical_body(store, target, page, destinations) or record_and_trust(
+        store, target, observe(page, target), destinations, failure_threshold
+    )
+
+
+def body_key(target: Target, page: FetchedPage) -> str:
+    """What decides the document a body gives: its bytes, its content type, the URL it came
+    from, and the target's URL and extraction settings."""
+    digest = hashlib.sha256()
+    for part in (validator_key(target), page.content_type or "", page.final_url or page.url):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(page.body)
+    return digest.hexdigest()
+
+
+def record_identical_body(
+    store: Store, target: Target, page: FetchedPage, destinations: Sequence[Destination | str]
+) -> CheckResult | None:
+    """Record a fetch as "unchanged" when its body is byte for byte the body of the target's
+    last trusted fetch, whose version is still the newest: the same bytes under the same
+    settings give the same document, so the page is not normalized again. None otherwise."""
+    if page.error is not None or _http_error(page) or page.status is None or not page.body:
+        return None
+    if store.trusted_body(target.name) != body_key(target, page):
+        return None
+    return _record_unchanged(store, target, page, _fetch_record(target, page, None), destinations)
+
+
+def record_and_trust(
+    store: Store,
+    target: Target,
+    observation: Observation,
+    destinations: Sequence[Destination | str],
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+) -> CheckResult:
+    """`record`, and, in the same transaction, remember the body of a fetch whose document
+    is now the target's newest version (see `record_identical_body`)."""
+    page = observation.page
+    with store.transaction():
+        result = record(store, target, observation, destinations, failure_threshold)
+        if result.result in TRUSTED_RESULTS and page.body:
+            version_id = store.latest_version_id(target.name)
+            store.save_trusted_body(target.name, body_key(target, page), version_id)
+    return result
 
 
 def record(
@@ -193,12 +239,7 @@ def record(
 
     previous = store.latest_version(target.name)
     if previous is not None and previous.fingerprint == document.fingerprint:
-        with store.transaction():
-            _keep_body(store, page)
-            store.record_fetch(fetched, "unchanged")
-            store.save_validators(target.name, page_validators(target, page))
-            note_success(store, target, destinations, page.started_at)
-        return CheckResult(target.name, "unchanged", hint=hint)
+        return _record_unchanged(store, target, page, fetched, destinations, hint)
 
     reason = suspicion(previous.document if previous else None, document)
     reason = reason or observation.truncation
@@ -241,6 +282,22 @@ def record(
     return CheckResult(
         target.name, "changed", change=change, alerted=alerted, alert_id=alert_id, hint=hint
     )
+
+
+def _record_unchanged(
+    store: Store,
+    target: Target,
+    page: FetchedPage,
+    fetched: FetchRecord,
+    destinations: Sequence[Destination | str],
+    hint: str | None = None,
+) -> CheckResult:
+    with store.transaction():
+        _keep_body(store, page)
+        store.record_fetch(fetched, "unchanged")
+        store.save_validators(target.name, page_validators(target, page))
+        note_success(store, target, destinations, page.started_at)
+    return CheckResult(target.name, "unchanged", hint=hint)
 
 
 def _hold_suspect(
