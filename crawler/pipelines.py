@@ -1,15 +1,24 @@
-"""The one pipeline: hands each FetchedPage to monitor's check, then digests and delivers
-the crawl's alerts when the spider closes."""
+"""The one pipeline: hands each FetchedPage to monitor's check, then groups, digests and
+delivers the crawl's alerts when the spider closes.
+
+Pages are normalized in a pool of processes, one per core, off the reactor thread: the crawl
+uses every core while the reactor keeps downloading. The store is written from the reactor
+thread only (one writer)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
+from monitor.config import Target
 from monitor.notify import deliver_pending, digest_crawl, group_mass_edits
 from monitor.store import Store
 from monitor.watch import (
@@ -18,8 +27,9 @@ from monitor.watch import (
     Observation,
     needs_confirmation,
     observe,
-    record,
+    record_and_trust,
     record_confirmed,
+    record_identical_body,
 )
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,7 @@ class StorePipeline:
         self.results: list[CheckResult] = []
         # First fetches of changed texts, by target, until their confirming fetch arrives.
         self.unconfirmed: dict[str, Observation] = {}
+        self.pool: ProcessPoolExecutor | None = None  # created on the first page to normalize
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -47,32 +58,39 @@ class StorePipeline:
         spider.validators = self.store.validators()  # read by the spider's first request
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
-        """Record a fetched page; a changed text first waits `confirm_delay` and asks the
+        """Record a fetched page. A body identical to the last trusted one is recorded as
+        unchanged without being read; a changed text first waits `confirm_delay` and asks the
         engine for a second, unconditional fetch, and is recorded only when that agrees."""
         assert self.store is not None
         spider = self.crawler.spider
         config = spider.config
         target = self.targets[item.target]
-        observation = observe(item, target)
         first = self.unconfirmed.pop(item.target, None) if item.confirming else None
-        if first is not None:
-            result = record_confirmed(
-                self.store, target, first, observation, config.destinations,
-                config.failure_threshold,
-            )  # fmt: skip
-        elif not item.confirming and needs_confirmation(self.store, target, observation):
-            from twisted.internet import reactor  # the one Scrapy installed
+        result = None
+        if not item.confirming:
+            result = record_identical_body(self.store, target, item, config.destinations)
+        if result is None:
+            observation = await self.observe(item, target)
+            if first is not None:
+                result = record_confirmed(
+                    self.store, target, first, observation, config.destinations,
+                    config.failure_threshold,
+                )  # fmt: skip
+            elif not item.confirming and needs_confirmation(self.store, target, observation):
+                from twisted.internet import reactor  # the one Scrapy installed
 
-            self.unconfirmed[item.target] = observation
-            await maybe_deferred_to_future(deferLater(reactor, target.confirm_delay, lambda: None))
-            request = spider.target_request(target, confirming=True)
-            assert isinstance(request, scrapy.Request)
-            self.crawler.engine.crawl(request)
-            return item
-        else:
-            result = record(
-                self.store, target, observation, config.destinations, config.failure_threshold
-            )
+                self.unconfirmed[item.target] = observation
+                delay = deferLater(reactor, target.confirm_delay, lambda: None)
+                await maybe_deferred_to_future(delay)
+                request = spider.target_request(target, confirming=True)
+                assert isinstance(request, scrapy.Request)
+                self.crawler.engine.crawl(request)
+                return item
+            else:
+                result = record_and_trust(
+                    self.store, target, observation, config.destinations,
+                    config.failure_threshold,
+                )  # fmt: skip
         self.results.append(result)
         progress = getattr(spider, "progress", None)  # run_crawl's callback, per target
         if progress is not None:
@@ -81,8 +99,18 @@ class StorePipeline:
             log.warning("%s: %s", item.target, result.error)
         return item
 
+    async def observe(self, page: FetchedPage, target: Target) -> Observation:
+        """`observe` in the pool when there is a body to read; inline otherwise."""
+        if page.error is not None or not page.body:
+            return observe(page, target)
+        if self.pool is None:
+            self.pool = normalizing_pool()
+        return await asyncio.wrap_future(self.pool.submit(observe, page, target))
+
     def close_spider(self) -> None:
         assert self.store is not None
+        if self.pool is not None:
+            self.pool.shutdown()
         spider = self.crawler.spider
         config = spider.config
         alert_ids = [r.alert_id for r in self.results if r.alert_id is not None]
@@ -90,3 +118,11 @@ class StorePipeline:
         digest_crawl(self.store, alert_ids, config.notify_urls, config.digest_threshold)
         spider.deliveries = deliver_pending(self.store, config.notify_urls)
         self.store.close()
+
+
+def normalizing_pool() -> ProcessPoolExecutor:
+    """One worker per core. Workers are started by a fork server, not forked from the crawl:
+    they do not inherit the reactor's threads and sockets, nor its memory."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["monitor.watch"])
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)

@@ -101,7 +101,9 @@ def run_crawl(
 
 
 def summary_table(results: Sequence[CheckResult]) -> str:
-    """The end-of-crawl table for a terminal: one row per target, then the count per result."""
+    """The end-of-crawl table for a terminal: one row per target, then the count per result,
+    both in a fixed order (pages finish in any order)."""
+    results = sorted(results, key=lambda r: r.target)
     width = max([len("target"), *(len(r.target) for r in results)])
     rows = [f"{'target':{width}}  {'result':12}  detail", f"{'-' * width}  {'-' * 12}  ------"]
     for result in results:
@@ -115,5 +117,5 @@ def summary_table(results: Sequence[CheckResult]) -> str:
     for result in results:
         counts[result.result] = counts.get(result.result, 0) + 1
     rows.append("")
-    rows.append(", ".join(f"{count} {name}" for name, count in counts.items()))
+    rows.append(", ".join(f"{counts[name]} {name}" for name in sorted(counts)))
     return "\n".join(rows)

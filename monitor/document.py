@@ -12,6 +12,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 BLOCK_KINDS = ("p", "li", "row", "pre")
@@ -76,11 +77,12 @@ class Document:
     effective: DateMention | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    @property
+    @cached_property
     def text(self) -> str:
+        """Rendered once per document (a frozen value): a check reads it several times."""
         return render(self)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Hash of the comparison form of the text: equal exactly when the policy text is."""
         return text_fingerprint(self.text)

@@ -108,6 +108,9 @@ class Store:
         connection = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_SECONDS)
         self.db = sqlite_utils.Database(connection)
         self.db.enable_wal()
+        # Under WAL, `normal` syncs at checkpoints only: a commit survives a crash of the
+        # process (not a power cut), and a crawl's many small transactions cost no fsync each.
+        self.db.execute("pragma synchronous = normal")
         _migrate(self.db)
 
     def close(self) -> None:
@@ -354,6 +357,29 @@ class Store:
     def raw_body(self, body_hash: str) -> bytes | None:
         rows = list(self.db["raw_bodies"].rows_where("hash = ?", [body_hash]))
         return _unpacked(self.db, "raw_bodies", "hash", rows[0]) if rows else None
+
+    # -- identical bodies: a page whose bytes did not change is not normalized again -------
+
+    def trusted_body(self, target: str) -> str | None:
+        """The body key (see `watch.body_key`) of the target's last trusted fetch, while the
+        version it gave is still the target's newest."""
+        row = self.db.execute(
+            "select trusted_body from targets where name = ? and trusted_version ="
+            " (select max(id) from versions where target = ?)",
+            [target, target],
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_trusted_body(self, target: str, key: str | None, version_id: int | None) -> None:
+        self.db.execute(
+            "update targets set trusted_body = ?, trusted_version = ? where name = ?",
+            [key, version_id, target],
+        )
+
+    def latest_version_id(self, target: str) -> int | None:
+        return self.db.execute(
+            "select max(id) from versions where target = ?", [target]
+        ).fetchone()[0]
 
     # -- conditional GET ------------------------------------------------------------------
 
@@ -944,6 +970,12 @@ def _issue9_suspect_fetches(db: sqlite_utils.Database) -> None:
     db["fetches"].create_index(["target", "result"])
 
 
+def _issue8_trusted_body(db: sqlite_utils.Database) -> None:
+    """The body of each target's last trusted fetch, and the version it gave."""
+    db["targets"].add_column("trusted_body", str)
+    db["targets"].add_column("trusted_version", int)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial_schema", _create_initial_schema),
     ("0002_crawl_claims", _create_claims),
@@ -951,6 +983,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0004_issue7_compact_history", _issue7_compact_history),
     ("0005_issue9_suspect_fetches", _issue9_suspect_fetches),
     ("0006_issue12_returns", _issue12_returns),
+    ("0007_issue8_trusted_body", _issue8_trusted_body),
 ]
 
 

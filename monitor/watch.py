@@ -28,6 +28,8 @@ from monitor.render import short_page_hint, with_rendering_hint
 from monitor.store import FetchRecord, RecentText, Store, StoredVersion, Validators
 
 NOT_MODIFIED = 304
+# Results after which the fetched body's document is the target's newest version.
+TRUSTED_RESULTS = ("baseline", "unchanged", "changed", "returned", "flapping")
 ROBOTS_BLOCKED = "blocked by robots.txt"  # how a fetch robots.txt forbids is reported
 
 
@@ -143,6 +145,7 @@ def observe(page: FetchedPage, target: Target) -> Observation:
         if not target.render and err.kind in ("empty", "selector-miss"):
             error = with_rendering_hint(error, page.body, page.content_type)
         return Observation(page, error=error, error_kind=err.kind)
+    document.fingerprint  # noqa: B018 - computed where observe runs, it travels with the document
     return Observation(
         page,
         document=document,
@@ -158,8 +161,52 @@ def check_page(
     destinations: Sequence[Destination | str],
     failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
 ) -> CheckResult:
-    """Observe and record one fetched page (see `observe` and `record`)."""
-    return record(store, target, observe(page, target), destinations, failure_threshold)
+    """Observe and record one fetched page (see `observe` and `record`); a body identical
+    to the last trusted one is recorded as unchanged without being read again."""
+    return record_identical_body(store, target, page, destinations) or record_and_trust(
+        store, target, observe(page, target), destinations, failure_threshold
+    )
+
+
+def body_key(target: Target, page: FetchedPage) -> str:
+    """What decides the document a body gives: its bytes, its content type, the URL it came
+    from, and the target's URL and extraction settings."""
+    digest = hashlib.sha256()
+    for part in (validator_key(target), page.content_type or "", page.final_url or page.url):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(page.body)
+    return digest.hexdigest()
+
+
+def record_identical_body(
+    store: Store, target: Target, page: FetchedPage, destinations: Sequence[Destination | str]
+) -> CheckResult | None:
+    """Record a fetch as "unchanged" when its body is byte for byte the body of the target's
+    last trusted fetch, whose version is still the newest: the same bytes under the same
+    settings give the same document, so the page is not normalized again. None otherwise."""
+    if page.error is not None or _http_error(page) or page.status is None or not page.body:
+        return None
+    if store.trusted_body(target.name) != body_key(target, page):
+        return None
+    return _record_unchanged(store, target, page, _fetch_record(target, page, None), destinations)
+
+
+def record_and_trust(
+    store: Store,
+    target: Target,
+    observation: Observation,
+    destinations: Sequence[Destination | str],
+    failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+) -> CheckResult:
+    """`record`, and, in the same transaction, remember the body of a fetch whose document
+    is now the target's newest version (see `record_identical_body`)."""
+    page = observation.page
+    with store.transaction():
+        result = record(store, target, observation, destinations, failure_threshold)
+        if result.result in TRUSTED_RESULTS and page.body:
+            version_id = store.latest_version_id(target.name)
+            store.save_trusted_body(target.name, body_key(target, page), version_id)
+    return result
 
 
 def record(
@@ -205,12 +252,7 @@ def record(
 
     previous = store.latest_version(target.name)
     if previous is not None and previous.fingerprint == document.fingerprint:
-        with store.transaction():
-            _keep_body(store, page)
-            store.record_fetch(fetched, "unchanged")
-            store.save_validators(target.name, page_validators(target, page))
-            note_success(store, target, destinations, page.started_at)
-        return CheckResult(target.name, "unchanged", hint=hint)
+        return _record_unchanged(store, target, page, fetched, destinations, hint)
 
     if previous is not None:
         recent = store.recent_texts(target.name, target.recent_versions)
@@ -298,7 +340,7 @@ def record_confirmed(
     "transient" and nothing else is recorded or sent."""
     assert first.document is not None
     if second.document is not None and second.document.fingerprint == first.document.fingerprint:
-        return record(store, target, second, destinations, failure_threshold)
+        return record_and_trust(store, target, second, destinations, failure_threshold)
     if second.document is None:
         outcome = f"failed ({second.error})"
     elif second.document.fingerprint == store.latest_fingerprint(target.name):
@@ -390,6 +432,22 @@ def _return_alert(
     )
     change = replace(change, summary=f"{note} {change.summary}")
     return replace(change_alert(target.name, target.url, change, at), title=title)
+
+
+def _record_unchanged(
+    store: Store,
+    target: Target,
+    page: FetchedPage,
+    fetched: FetchRecord,
+    destinations: Sequence[Destination | str],
+    hint: str | None = None,
+) -> CheckResult:
+    with store.transaction():
+        _keep_body(store, page)
+        store.record_fetch(fetched, "unchanged")
+        store.save_validators(target.name, page_validators(target, page))
+        note_success(store, target, destinations, page.started_at)
+    return CheckResult(target.name, "unchanged", hint=hint)
 
 
 def _hold_suspect(
