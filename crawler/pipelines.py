@@ -91,7 +91,7 @@ class StorePipeline:
                     self.store, target, observation, config.destinations,
                     config.failure_threshold,
                 )  # fmt: skip
-        self.results.append(result)
+        self.results.append(result.without_change())
         progress = getattr(spider, "progress", None)  # run_crawl's callback, per target
         if progress is not None:
             progress(result)

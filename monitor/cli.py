@@ -86,7 +86,7 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
     if interactive:
         click.echo(summary_table(summary.results))
     for result in () if interactive else summary.results:
-        detail = result.error or (result.change.summary if result.change else "")
+        detail = result.error or result.summary or ""
         if result.alerted:
             detail += " [alert]"
         if result.hint:

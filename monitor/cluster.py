@@ -664,7 +664,7 @@ class _Round:
         self._done(checked)
 
     def _done(self, result: CheckResult) -> None:
-        self.results.append(result)
+        self.results.append(result.without_change())
         if self.on_result is not None:
             self.on_result(result)
 

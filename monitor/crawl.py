@@ -107,7 +107,7 @@ def summary_table(results: Sequence[CheckResult]) -> str:
     width = max([len("target"), *(len(r.target) for r in results)])
     rows = [f"{'target':{width}}  {'result':12}  detail", f"{'-' * width}  {'-' * 12}  ------"]
     for result in results:
-        detail = result.error or (result.change.summary if result.change else "")
+        detail = result.error or result.summary or ""
         if result.alerted:
             detail += " [alert]"
         if result.hint:

@@ -64,6 +64,16 @@ class CheckResult:
     alerted: bool = False
     alert_id: int | None = None  # the change alert queued, if any
     hint: str | None = None  # the page probably needs rendering (monitor/render.py)
+    summary: str | None = None  # the change's one line; set from `change` when not given
+
+    def __post_init__(self) -> None:
+        if self.change is not None and self.summary is None:
+            object.__setattr__(self, "summary", self.change.summary)
+
+    def without_change(self) -> CheckResult:
+        """The result as a crawl keeps it for its summary: a change's full redline can be
+        large, and a crawl of many targets would hold every one until it ends."""
+        return replace(self, change=None)
 
 
 def should_alert(change: Change, alert_on: str) -> bool:
