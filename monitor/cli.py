@@ -65,7 +65,7 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
     Example: policywatch crawl "Ecomsters privacy policy"
     """
     from monitor.cluster import ClusterError
-    from monitor.crawl import run_crawl, summary_table
+    from monitor.crawl import result_detail, run_crawl, summary_table
 
     interactive = sys.stdout.isatty()
     try:
@@ -86,11 +86,7 @@ def crawl(names: tuple[str, ...], config_file: Path | None) -> None:
     if interactive:
         click.echo(summary_table(summary.results))
     for result in () if interactive else summary.results:
-        detail = result.error or result.summary or ""
-        if result.alerted:
-            detail += " [alert]"
-        if result.hint:
-            detail += f"{'; ' if detail else ''}warning: {result.hint}"
+        detail = result_detail(result)
         click.echo(f"{result.target}: {result.result}{': ' + detail if detail else ''}")
     for delivery in summary.deliveries:
         state = "sent" if delivery.error is None else f"failed: {delivery.error}"

@@ -100,6 +100,17 @@ def run_crawl(
     )
 
 
+def result_detail(result: CheckResult) -> str:
+    """What a crawl says of one target beside its result: the error or the change, whether it
+    alerted, and a rendering hint."""
+    detail = result.error or result.summary or ""
+    if result.alerted:
+        detail += " [alert]"
+    if result.hint:
+        detail += f"{'; ' if detail else ''}warning: {result.hint}"
+    return detail
+
+
 def summary_table(results: Sequence[CheckResult]) -> str:
     """The end-of-crawl table for a terminal: one row per target, then the count per result,
     both in a fixed order (pages finish in any order)."""
@@ -107,12 +118,7 @@ def summary_table(results: Sequence[CheckResult]) -> str:
     width = max([len("target"), *(len(r.target) for r in results)])
     rows = [f"{'target':{width}}  {'result':12}  detail", f"{'-' * width}  {'-' * 12}  ------"]
     for result in results:
-        detail = result.error or result.summary or ""
-        if result.alerted:
-            detail += " [alert]"
-        if result.hint:
-            detail += f"{'; ' if detail else ''}warning: {result.hint}"
-        rows.append(f"{result.target:{width}}  {result.result:12}  {detail}")
+        rows.append(f"{result.target:{width}}  {result.result:12}  {result_detail(result)}")
     counts: dict[str, int] = {}
     for result in results:
         counts[result.result] = counts.get(result.result, 0) + 1
