@@ -28,7 +28,6 @@ REPEATED_FAILURE_LOGGERS = (
     "scrapy.downloadermiddlewares.retry",
     "scrapy.downloadermiddlewares.httpcompression",
     "scrapy.core.downloader.handlers.http11",
-    "scrapy.core.scraper",
     "scrapy-playwright",
 )
 # Rendering targets are downloaded by scrapy-playwright, which hands every request without
