@@ -1,17 +1,22 @@
-"""Downloader middleware: honour a server's Retry-After before Scrapy's retry of a 429 or 503."""
+"""Downloader middlewares: honour a server's Retry-After before Scrapy's retry of a 429 or
+503; read each site's robots.txt at most once a day."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
+
+from monitor.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +75,42 @@ class RetryAfterMiddleware:
             return response
         await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
         return response
+
+
+# How long a site's robots.txt is trusted (RFC 9309, 2.4: a crawler should not use a cached
+# copy for more than 24 hours).
+ROBOTS_MAX_AGE = timedelta(hours=24)
+
+
+class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt handling, with each site's file kept in the store for a day: a
+    crawl every few minutes over many sites would otherwise fetch every site's robots.txt
+    every time (a third of all requests when a site has three targets). Read from the store
+    when the crawl opens; the files fetched are saved when it closes, once the pipeline (the
+    store's writer during the crawl) is done. A cluster's workers, which have no store, set
+    ROBOTSTXT_KEEP_IN_STORE to false and read robots.txt as Scrapy does."""
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.fetched: dict[str, bytes] = {}
+        if crawler.settings.getbool("ROBOTSTXT_KEEP_IN_STORE"):
+            crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+            crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def spider_opened(self) -> None:
+        since = (datetime.now(UTC) - ROBOTS_MAX_AGE).isoformat(timespec="seconds")
+        with Store(self.crawler.spider.config.store_path) as store:
+            files = store.robots_files(since)
+        for netloc, body in files.items():
+            self._parsers.setdefault(
+                netloc, build_from_crawler(self._parserimpl, self.crawler, body)
+            )
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        self.fetched[netloc] = response.body
+        await super()._parse_robots(response, netloc, request)
+
+    def spider_closed(self) -> None:
+        if self.fetched:
+            with Store(self.crawler.spider.config.store_path) as store:
+                store.save_robots_files(self.fetched, utcnow())

@@ -12,11 +12,13 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.task import deferLater
+from twisted.internet.task import LoopingCall, deferLater
 
 from monitor.config import Target
 from monitor.notify import deliver_pending, digest_crawl, group_mass_edits
@@ -27,12 +29,18 @@ from monitor.watch import (
     Observation,
     needs_confirmation,
     observe,
+    observed_again,
+    prepare_record,
     record_and_trust,
     record_confirmed,
     record_identical_body,
 )
 
 log = logging.getLogger(__name__)
+
+# Seconds between the crawl's commits (`Store.begin_batch`): a crash loses at most this much
+# of the crawl's work, which the next crawl does again.
+COMMIT_INTERVAL = 0.25
 
 
 class StorePipeline:
@@ -56,6 +64,9 @@ class StorePipeline:
         self.targets = {t.name: t for t in spider.targets}
         spider.results = self.results
         spider.validators = self.store.validators()  # read by the spider's first request
+        self.store.begin_batch()
+        self.committer = LoopingCall(self.commit)
+        self.committer.start(COMMIT_INTERVAL, now=False)
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         """Record a fetched page. A body identical to the last trusted one is recorded as
@@ -70,7 +81,8 @@ class StorePipeline:
         if not item.confirming:
             result = record_identical_body(self.store, target, item, config.destinations)
         if result is None:
-            observation = await self.observe(item, target)
+            again = observed_again(first, item) if first is not None else None
+            observation = again or await self.observe(item, target)
             if first is not None:
                 result = record_confirmed(
                     self.store, target, first, observation, config.destinations,
@@ -105,10 +117,22 @@ class StorePipeline:
             return observe(page, target)
         if self.pool is None:
             self.pool = normalizing_pool()
-        return await asyncio.wrap_future(self.pool.submit(observe, page, target))
+        store_path = self.crawler.spider.config.store_path
+        work = self.pool.submit(observe_elsewhere, page, target, store_path)
+        observation = await asyncio.wrap_future(work)
+        return replace(observation, page=page)
+
+    def commit(self) -> None:
+        """Commit the writes of the last COMMIT_INTERVAL, and go on batching. Runs on the
+        reactor thread, between two pages' writes (each page's `record` is synchronous)."""
+        assert self.store is not None
+        self.store.commit_batch()
+        self.store.begin_batch()
 
     def close_spider(self) -> None:
         assert self.store is not None
+        self.committer.stop()
+        self.store.commit_batch()
         if self.pool is not None:
             self.pool.shutdown()
         spider = self.crawler.spider
@@ -118,6 +142,20 @@ class StorePipeline:
         digest_crawl(self.store, alert_ids, config.notify_urls, config.digest_threshold)
         spider.deliveries = deliver_pending(self.store, config.notify_urls)
         self.store.close()
+
+
+def observe_elsewhere(page: FetchedPage, target: Target, store_path: Path) -> Observation:
+    """`observe` and `prepare_record` in a pool worker, reading the store beside the crawl:
+    the reactor thread is left with writing. The observation comes back without the page's
+    body, which the crawl already has (a policy page is often several hundred kilobytes)."""
+    reader = _readers.get(store_path)
+    if reader is None:
+        reader = _readers[store_path] = Store(store_path, read_only=True)
+    observation = prepare_record(observe(page, target), target, reader)
+    return replace(observation, page=replace(page, body=b""))
+
+
+_readers: dict[Path, Store] = {}  # a pool worker's read-only connection, per store
 
 
 def normalizing_pool() -> ProcessPoolExecutor:

@@ -33,7 +33,12 @@ REDIRECT_MAX_TIMES = 10
 # Every status reaches the spider (the store records 404 or 503 as the reason of a failed
 # fetch), after redirects are followed and retries are spent.
 HTTPERROR_ALLOW_ALL = True
-DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.RetryAfterMiddleware": 560}
+ROBOTSTXT_KEEP_IN_STORE = True  # crawler.middlewares.CachedRobotsTxtMiddleware
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.RetryAfterMiddleware": 560,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
+}
 
 # Every target is fetched each run; a policy page is never "already seen".
 HTTPCACHE_ENABLED = False

@@ -202,6 +202,7 @@ def run_worker(options: WorkerOptions) -> int:
     settings.set("REDIS_PARAMS", {"socket_timeout": 10, "socket_connect_timeout": 5}, "cmdline")
     settings.set("MAX_IDLE_TIME_BEFORE_CLOSE", 0, priority="cmdline")  # run until stopped
     settings.set("ITEM_PIPELINES", {"crawler.worker.ResultPipeline": 300}, "cmdline")
+    settings.set("ROBOTSTXT_KEEP_IN_STORE", False, priority="cmdline")  # a worker has no store
     process = CrawlerProcess(settings)
     failures: list[Any] = []
     started = process.crawl(WorkerSpider, config=options.config, region=options.region)

@@ -67,6 +67,27 @@ class StoredVersion:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """A document or body packed ahead of its write (`Store.prepare`): a delta against the
+    keyframe `base` (a version id, a body hash), or whole when `base` is None."""
+
+    base: Any
+    blob: bytes
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The costly part of storing a fetched page, done ahead by a reader of the store (a
+    crawl's pool worker) so that the one writer only writes: the body packed, and, for a
+    text that is not the target's newest, its version packed and its passages hashed."""
+
+    body_hash: str
+    body: Packed
+    document: Packed | None = None
+    passages: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class RecentText:
     """One of a target's recent distinct texts: `version` first held it (the original, not a
     return to it), `created_at` when; `latest` is its newest version row."""
@@ -102,8 +123,15 @@ class PendingDelivery:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """Open the store, creating or upgrading it; `read_only`: open an existing store to
+        read beside its writer (a crawl's pool workers), without migrating it."""
         self.path = Path(path)
+        if read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+            self.db = sqlite_utils.Database(connection)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_SECONDS)
         self.db = sqlite_utils.Database(connection)
@@ -124,9 +152,23 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything written inside lands together or not at all."""
+        """Everything written inside lands together or not at all (inside a batch, as a
+        savepoint of the batch's transaction)."""
         with self.db.atomic():
             yield
+
+    def begin_batch(self) -> None:
+        """Hold commits: until `commit_batch`, each `transaction` is a savepoint of one open
+        transaction. A crawl writes a few rows per page, and one commit per page costs more
+        than the rows; it commits a batch every fraction of a second instead. A crash loses
+        the open batch whole (those pages are fetched again next time), never part of a
+        page's writes."""
+        if not self.db.conn.in_transaction:
+            self.db.conn.execute("BEGIN")
+
+    def commit_batch(self) -> None:
+        if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")
 
     # -- fetches ---------------------------------------------------------------------------
 
@@ -274,6 +316,18 @@ class Store:
         rows = list(self.db["versions"].rows_where("id = ?", [version_id]))
         return self._version(rows[0]) if rows else None
 
+    def prepare(self, target: str, body: bytes, document: Document | None) -> Prepared:
+        """What `keep_raw_body` and `add_version` would compute for this body and (when
+        given) document, against the keyframes in the store now: a worker calls it, and the
+        writer passes the result on."""
+        body_hash = hashlib.sha256(body).hexdigest()
+        packed_body = Packed(*_pack_against_keyframe(self.db, "raw_bodies", "hash", target, body))
+        if document is None:
+            return Prepared(body_hash, packed_body)
+        data = _document_data(document)
+        packed = Packed(*_pack_against_keyframe(self.db, "versions", "id", target, data))
+        return Prepared(body_hash, packed_body, packed, _passages(document))
+
     def add_version(
         self,
         target: str,
@@ -282,6 +336,7 @@ class Store:
         document: Document,
         version_id: int | None = None,
         same_as: int | None = None,
+        prepared: Prepared | None = None,
     ) -> int:
         """Store a new version. Its document is packed as a delta against the target's last
         keyframe; only the newest version of a target keeps its text in plain (for readers
@@ -289,9 +344,14 @@ class Store:
 
         `version_id`: an explicit id (reprocessing gives rebuilt versions new ids, never the
         ids of the versions it removed). `same_as`: the version whose text this one repeats
-        (the page returned to it; see `recent_texts`)."""
-        data = json.dumps(document.to_dict(), ensure_ascii=False).encode("utf-8")
-        base_id, packed = _pack_against_keyframe(self.db, "versions", "id", target, data)
+        (the page returned to it; see `recent_texts`). `prepared`: the packing done ahead
+        (`prepare`), used while its keyframe is still there."""
+        ahead = prepared.document if prepared else None
+        if ahead is not None and self._has_keyframe("versions", "id", ahead.base):
+            base_id, packed = ahead.base, ahead.blob
+        else:
+            data = _document_data(document)
+            base_id, packed = _pack_against_keyframe(self.db, "versions", "id", target, data)
         text = document.text
         row = {
             "target": target,
@@ -317,8 +377,18 @@ class Store:
             "update versions set text = null where target = ? and id < ? and text is not null",
             [target, version_id],
         )
-        _index_passages(self.db, target, version_id, document)
+        passages = prepared.passages if prepared and prepared.passages is not None else None
+        _index_passages(self.db, target, version_id, passages or _passages(document))
         return version_id
+
+    def _has_keyframe(self, table: str, key: str, base: Any) -> bool:
+        """Whether a blob packed against `base` can be stored: packed whole, or its keyframe
+        is still there."""
+        if base is None:
+            return True
+        return (
+            self.db.execute(f"select 1 from {table} where {key} = ?", [base]).fetchone() is not None
+        )
 
     def _version(self, row: dict[str, Any]) -> StoredVersion:
         if row.get("packed") is None:  # written before packing, and not migrated
@@ -335,12 +405,18 @@ class Store:
 
     # -- raw bodies: every distinct page body fetched, for `policywatch reprocess` ---------
 
-    def keep_raw_body(self, target: str, body: bytes, at: str) -> str:
-        """Keep a fetched body (once per distinct body), packed like versions; its hash."""
-        body_hash = hashlib.sha256(body).hexdigest()
+    def keep_raw_body(
+        self, target: str, body: bytes, at: str, prepared: Prepared | None = None
+    ) -> str:
+        """Keep a fetched body (once per distinct body), packed like versions; its hash.
+        `prepared`: the hash and packing done ahead (`prepare`) for this body."""
+        body_hash = prepared.body_hash if prepared else hashlib.sha256(body).hexdigest()
         if self.db.execute("select 1 from raw_bodies where hash = ?", [body_hash]).fetchone():
             return body_hash
-        base_hash, packed = _pack_against_keyframe(self.db, "raw_bodies", "hash", target, body)
+        if prepared and self._has_keyframe("raw_bodies", "hash", prepared.body.base):
+            base_hash, packed = prepared.body.base, prepared.body.blob
+        else:
+            base_hash, packed = _pack_against_keyframe(self.db, "raw_bodies", "hash", target, body)
         self.db["raw_bodies"].insert(
             {
                 "hash": body_hash,
@@ -357,6 +433,22 @@ class Store:
     def raw_body(self, body_hash: str) -> bytes | None:
         rows = list(self.db["raw_bodies"].rows_where("hash = ?", [body_hash]))
         return _unpacked(self.db, "raw_bodies", "hash", rows[0]) if rows else None
+
+    # -- robots.txt files, kept a day (crawler.middlewares.CachedRobotsTxtMiddleware) ------
+
+    def robots_files(self, fetched_since: str) -> dict[str, bytes]:
+        """The robots.txt body of each site (by host[:port]) fetched since that time."""
+        rows = self.db.execute(
+            "select netloc, body from robots_files where fetched_at >= ?", [fetched_since]
+        )
+        return dict(rows.fetchall())
+
+    def save_robots_files(self, files: dict[str, bytes], fetched_at: str) -> None:
+        with self.db.atomic():
+            self.db["robots_files"].upsert_all(
+                [{"netloc": n, "body": b, "fetched_at": fetched_at} for n, b in files.items()],
+                pk="netloc",
+            )
 
     # -- identical bodies: a page whose bytes did not change is not normalized again -------
 
@@ -458,11 +550,31 @@ class Store:
             )
         )
 
+    def index_passages(self) -> None:
+        """Bring the full-text index up to date with the passages stored since it was last.
+
+        A crawl stores passages but does not index them: tokenizing a new policy's two
+        hundred paragraphs costs more than the rest of its writes, and searches are rare
+        beside crawls. The index catches up when it is searched, and before passages are
+        removed (an external-content FTS5 index must be told exactly what it holds)."""
+        indexed = self.db.execute("select indexed_upto from passage_search_progress").fetchone()
+        newest = self.db.execute("select coalesce(max(id), 0) from passages").fetchone()[0]
+        if newest <= indexed[0]:
+            return
+        with self.db.atomic():
+            self.db.execute(
+                "insert into passage_search (rowid, text)"
+                " select id, text from passages where id > ?",
+                [indexed[0]],
+            )
+            self.db.execute("update passage_search_progress set indexed_upto = ?", [newest])
+
     def search_passages(self, match: str, limit: int) -> list[dict[str, Any]]:
         """Passages matching an FTS5 query, best first: target, `first_version`,
         `last_version` (None: in the newest version still), the newest version holding it, and
         a `snippet` with the matches in [brackets]. sqlite3.OperationalError for a query FTS5
         cannot parse."""
+        self.index_passages()
         return list(
             self.db.query(
                 """
@@ -516,12 +628,19 @@ class Store:
             [target],
         )
         self.db.execute("delete from changes where target = ?", [target])
+        self.index_passages()
         self.db.execute(
             "insert into passage_search (passage_search, rowid, text)"
             " select 'delete', id, text from passages where target = ?",
             [target],
         )
         self.db.execute("delete from passages where target = ?", [target])
+        # Passages stored from now on may take ids of those removed: they must count as not
+        # indexed yet.
+        self.db.execute(
+            "update passage_search_progress set indexed_upto ="
+            " min(indexed_upto, (select coalesce(max(id), 0) from passages))"
+        )
         self.db.execute("delete from versions where target = ?", [target])
 
     def set_fetch_result(self, fetch_id: int, result: str, error: str | None) -> None:
@@ -727,6 +846,10 @@ def _unpacked(db: sqlite_utils.Database, table: str, key: str, row: dict[str, An
     return unpack(row["packed"], base, codec=row["codec"])
 
 
+def _document_data(document: Document) -> bytes:
+    return json.dumps(document.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
 def _passages(document: Document) -> dict[str, str]:
     """The searchable units of a document, by hash: its title, each heading, each block."""
     texts = [document.title]
@@ -737,11 +860,12 @@ def _passages(document: Document) -> dict[str, str]:
 
 
 def _index_passages(
-    db: sqlite_utils.Database, target: str, version_id: int, document: Document
+    db: sqlite_utils.Database, target: str, version_id: int, passages: dict[str, str]
 ) -> None:
-    """Index what is new in a version, once: a passage (heading or block) is a row with the
+    """Record what is new in a version, once: a passage (heading or block) is a row with the
     range of versions that hold it. A passage gone from this version closes its range at the
-    previous version, so a small edit indexes a paragraph, not the whole policy again."""
+    previous version, so a small edit adds a paragraph, not the whole policy again. The
+    full-text index follows later (`Store.index_passages`)."""
     previous = db.execute(
         "select max(id) from versions where target = ? and id < ?", [target, version_id]
     ).fetchone()[0]
@@ -750,17 +874,14 @@ def _index_passages(
             "select hash, id from passages where target = ? and last_version is null", [target]
         ).fetchall()
     )
-    passages = _passages(document)
-    for gone in current.keys() - passages.keys():
-        db.execute("update passages set last_version = ? where id = ?", [previous, current[gone]])
-    for new in passages.keys() - current.keys():
-        passage_id = db.execute(
-            "insert into passages (target, hash, text, first_version) values (?, ?, ?, ?)",
-            [target, new, passages[new], version_id],
-        ).lastrowid
-        db.execute(
-            "insert into passage_search (rowid, text) values (?, ?)", [passage_id, passages[new]]
-        )
+    db.conn.executemany(
+        "update passages set last_version = ? where id = ?",
+        [(previous, current[gone]) for gone in current.keys() - passages.keys()],
+    )
+    db.conn.executemany(
+        "insert into passages (target, hash, text, first_version) values (?, ?, ?, ?)",
+        [(target, new, passages[new], version_id) for new in passages.keys() - current.keys()],
+    )
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -932,7 +1053,7 @@ def _issue7_compact_history(db: sqlite_utils.Database) -> None:
             [packed, DEFAULT_CODEC, base_id, row["id"]],
         )
         document = Document.from_dict(json.loads(data))
-        _index_passages(db, row["target"], row["id"], document)
+        _index_passages(db, row["target"], row["id"], _passages(document))
     db.execute(
         "update versions set text = null"
         " where id not in (select max(id) from versions group by target)"
@@ -976,6 +1097,22 @@ def _issue8_trusted_body(db: sqlite_utils.Database) -> None:
     db["targets"].add_column("trusted_version", int)
 
 
+def _issue8_search_on_demand(db: sqlite_utils.Database) -> None:
+    """The full-text index is brought up to date when searched (`Store.index_passages`):
+    how far it is, rebuilt once from the passages so that the mark is exact."""
+    db["passage_search_progress"].create({"indexed_upto": int})
+    db.execute("insert into passage_search (passage_search) values ('rebuild')")
+    db.execute(
+        "insert into passage_search_progress (indexed_upto)"
+        " select coalesce(max(id), 0) from passages"
+    )
+
+
+def _issue8_robots_files(db: sqlite_utils.Database) -> None:
+    """robots.txt files, by site, with when they were fetched."""
+    db["robots_files"].create({"netloc": str, "body": bytes, "fetched_at": str}, pk="netloc")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial_schema", _create_initial_schema),
     ("0002_crawl_claims", _create_claims),
@@ -984,6 +1121,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0005_issue9_suspect_fetches", _issue9_suspect_fetches),
     ("0006_issue12_returns", _issue12_returns),
     ("0007_issue8_trusted_body", _issue8_trusted_body),
+    ("0008_issue8_search_on_demand", _issue8_search_on_demand),
+    ("0009_issue8_robots_files", _issue8_robots_files),
 ]
 
 

@@ -25,7 +25,7 @@ from monitor.notify import (
     routed_urls,
 )
 from monitor.render import short_page_hint, with_rendering_hint
-from monitor.store import FetchRecord, RecentText, Store, StoredVersion, Validators
+from monitor.store import FetchRecord, Prepared, RecentText, Store, Validators
 
 NOT_MODIFIED = 304
 # Results after which the fetched body's document is the target's newest version.
@@ -112,6 +112,16 @@ def conditional_headers(target: Target, validators: Validators | None) -> dict[s
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """An observed text against the target's newest version, worked out ahead of `record`
+    (`compare_with_newest`, in a pool worker): valid while `previous_id` is still the newest."""
+
+    previous_id: int
+    suspicion: str | None  # collapse.suspicion of the new text against the previous one
+    change: Change
+
+
+@dataclass(frozen=True)
 class Observation:
     """A fetched page, read: everything a check needs that does not need the store.
 
@@ -125,10 +135,17 @@ class Observation:
     error_kind: str | None = None
     hint: str | None = None  # the page probably needs rendering (monitor/render.py)
     truncation: str | None = None  # why the body looks cut short, if it does
+    comparison: Comparison | None = None  # set by `prepare_record`
+    prepared: Prepared | None = None  # set by `prepare_record`
 
     @property
     def not_modified(self) -> bool:
         return self.page.error is None and self.page.status == NOT_MODIFIED
+
+    def comparison_with(self, previous_id: int) -> Comparison | None:
+        """The comparison worked out ahead, if it was against version `previous_id`."""
+        comparison = self.comparison
+        return comparison if comparison and comparison.previous_id == previous_id else None
 
 
 def observe(page: FetchedPage, target: Target) -> Observation:
@@ -162,6 +179,31 @@ def observe(page: FetchedPage, target: Target) -> Observation:
         hint=None if target.render else short_page_hint(document, page.body, page.content_type),
         truncation=truncated(page.body, sniff_content_kind(page.body, page.content_type)),
     )
+
+
+def prepare_record(observation: Observation, target: Target, reader: Store) -> Observation:
+    """The observation with the costly part of `record` done ahead, reading the store as it
+    is now: the body and, for a new text, the version packed (`Store.prepare`), and the
+    comparison with the target's newest version. A crawl's pool workers call it, so that the
+    one writer, on the reactor thread, only writes; `record` checks that what was read is
+    still current and works out anything that is not.
+
+    A confirming fetch (`needs_confirmation`) is not compared: its first fetch was."""
+    document, page = observation.document, observation.page
+    if document is None:
+        return observation
+    newest = reader.latest_fingerprint(target.name)
+    new_text = newest != document.fingerprint
+    prepared = reader.prepare(target.name, page.body, document if new_text else None)
+    comparison = None
+    previous = reader.latest_version(target.name) if new_text and not page.confirming else None
+    if previous is not None and previous.fingerprint != document.fingerprint:
+        comparison = Comparison(
+            previous_id=previous.id,
+            suspicion=suspicion(previous.document, document),
+            change=compare(previous.document, document),
+        )
+    return replace(observation, prepared=prepared, comparison=comparison)
 
 
 def check_page(
@@ -242,8 +284,8 @@ def record(
             store.record_fetch(_fetch_record(target, page, None), "not-modified")
             note_success(store, target, destinations, page.started_at)
         return CheckResult(target.name, "not-modified")
-    error = observation.error
-    fetched = _fetch_record(target, page, error)
+    error, prepared = observation.error, observation.prepared
+    fetched = _fetch_record(target, page, error, prepared)
     if document is None:
         with store.transaction():
             _keep_body(store, page)
@@ -260,18 +302,24 @@ def record(
             )
         return CheckResult(target.name, "failed", error=error)
 
-    previous = store.latest_version(target.name)
-    if previous is not None and previous.fingerprint == document.fingerprint:
-        return _record_unchanged(store, target, page, fetched, destinations, hint)
+    previous_id = store.latest_version_id(target.name)
+    if previous_id is not None and store.latest_fingerprint(target.name) == document.fingerprint:
+        return _record_unchanged(store, target, page, fetched, destinations, hint, prepared)
 
-    if previous is not None:
+    ahead = observation.comparison_with(previous_id) if previous_id is not None else None
+    previous = None
+    if previous_id is not None:
         recent = store.recent_texts(target.name, target.recent_versions)
         known = next((t for t in recent[1:] if t.fingerprint == document.fingerprint), None)
         if known is not None:
-            return _record_return(store, target, observation, previous, recent, known,
-                                  destinations)  # fmt: skip
+            return _record_return(store, target, observation, recent, known, destinations)
+        if ahead is None:
+            previous = store.latest_version(target.name)
 
-    reason = suspicion(previous.document if previous else None, document)
+    if ahead is not None:
+        reason = ahead.suspicion
+    else:
+        reason = suspicion(previous.document if previous else None, document)
     reason = reason or observation.truncation
     warning = None
     if reason:
@@ -282,11 +330,11 @@ def record(
         warning = f"{reason}; the same text came back {seen} fetches in a row"
 
     with store.transaction():
-        _keep_body(store, page)
-        if previous is None:
+        _keep_body(store, page, prepared)
+        if previous_id is None:
             fetch_id = store.record_fetch(fetched, "baseline")
             store.save_validators(target.name, page_validators(target, page))
-            store.add_version(target.name, fetch_id, page.started_at, document)
+            store.add_version(target.name, fetch_id, page.started_at, document, prepared=prepared)
             note_success(store, target, destinations, page.started_at)
             return CheckResult(
                 target.name, "baseline", error=warning and f"warning: {warning}", hint=hint
@@ -294,12 +342,18 @@ def record(
         fetch_id = store.record_fetch(fetched, "changed")
         store.save_validators(target.name, page_validators(target, page))
         note_success(store, target, destinations, page.started_at)
-        version_id = store.add_version(target.name, fetch_id, page.started_at, document)
-        change = compare(previous.document, document)
+        version_id = store.add_version(
+            target.name, fetch_id, page.started_at, document, prepared=prepared
+        )
+        if ahead is not None:
+            change = ahead.change
+        else:
+            assert previous is not None
+            change = compare(previous.document, document)
         if warning:
             change = replace(change, summary=f"Warning: {warning}. {change.summary}")
         change_id = store.add_change(
-            target.name, previous.id, version_id, page.started_at, change.to_dict()
+            target.name, previous_id, version_id, page.started_at, change.to_dict()
         )
         alerted = should_alert(change, target.alert_on) or warning is not None
         alert_id = None
@@ -332,8 +386,26 @@ def needs_confirmation(store: Store, target: Target, observation: Observation) -
         return False
     if observation.truncation:
         return False
+    ahead = observation.comparison_with(store.latest_version_id(target.name) or 0)
+    if ahead is not None:
+        return not ahead.suspicion
     previous = store.latest_version(target.name)
     return previous is None or not suspicion(previous.document, document)
+
+
+def observed_again(first: Observation, page: FetchedPage) -> Observation | None:
+    """`first` again, for a page that answered exactly as `first.page` did (status, content
+    type, final URL, body bytes): `observe` would read the same document from it. None when
+    anything `observe` reads differs."""
+    before = first.page
+    same = (
+        page.error is None
+        and before.error is None
+        and (page.status, page.content_type, page.final_url)
+        == (before.status, before.content_type, before.final_url)
+        and page.body == before.body
+    )
+    return replace(first, page=page) if same else None
 
 
 def record_confirmed(
@@ -350,6 +422,8 @@ def record_confirmed(
     "transient" and nothing else is recorded or sent."""
     assert first.document is not None
     if second.document is not None and second.document.fingerprint == first.document.fingerprint:
+        if second.comparison is None and second.document == first.document:
+            second = replace(second, comparison=first.comparison)
         return record_and_trust(store, target, second, destinations, failure_threshold)
     if second.document is None:
         outcome = f"failed ({second.error})"
@@ -372,7 +446,6 @@ def _record_return(
     store: Store,
     target: Target,
     observation: Observation,
-    previous: StoredVersion,
     recent: Sequence[RecentText],
     known: RecentText,
     destinations: Sequence[Destination | str],
@@ -388,17 +461,26 @@ def _record_return(
     change = None
     message = None
     if len(returns) == 2 or (not flapping and target.on_revert == "alert"):
-        change = compare(previous.document, document)
+        ahead = observation.comparison_with(recent[0].latest)
+        if ahead is not None:
+            change = ahead.change
+        else:
+            previous = store.latest_version(target.name)
+            assert previous is not None
+            change = compare(previous.document, document)
         if should_alert(change, target.alert_on):
             message = _return_alert(target, page.started_at, change, recent, returns, known)
     with store.transaction():
-        _keep_body(store, page)
+        _keep_body(store, page, observation.prepared)
         fetch_id = store.record_fetch(
             _fetch_record(target, page, None), "flapping" if flapping else "returned"
         )
         store.save_validators(target.name, page_validators(target, page))
         note_success(store, target, destinations, page.started_at)
-        store.add_version(target.name, fetch_id, page.started_at, document, same_as=known.version)
+        store.add_version(
+            target.name, fetch_id, page.started_at, document, same_as=known.version,
+            prepared=observation.prepared,
+        )  # fmt: skip
         alert_id = None
         if message is not None:
             urls = routed_urls(target, destinations)
@@ -451,9 +533,10 @@ def _record_unchanged(
     fetched: FetchRecord,
     destinations: Sequence[Destination | str],
     hint: str | None = None,
+    prepared: Prepared | None = None,
 ) -> CheckResult:
     with store.transaction():
-        _keep_body(store, page)
+        _keep_body(store, page, prepared)
         store.record_fetch(fetched, "unchanged")
         store.save_validators(target.name, page_validators(target, page))
         note_success(store, target, destinations, page.started_at)
@@ -494,7 +577,12 @@ def _hold_suspect(
     return CheckResult(target.name, "suspect", error=error)
 
 
-def _fetch_record(target: Target, page: FetchedPage, error: str | None) -> FetchRecord:
+def _fetch_record(
+    target: Target, page: FetchedPage, error: str | None, prepared: Prepared | None = None
+) -> FetchRecord:
+    body_hash = None
+    if page.body:
+        body_hash = prepared.body_hash if prepared else hashlib.sha256(page.body).hexdigest()
     return FetchRecord(
         target=target.name,
         url=page.url,
@@ -503,14 +591,14 @@ def _fetch_record(target: Target, page: FetchedPage, error: str | None) -> Fetch
         status=page.status,
         error=error,
         duration_ms=page.duration_ms,
-        body_hash=hashlib.sha256(page.body).hexdigest() if page.body else None,
+        body_hash=body_hash,
         content_type=page.content_type,
     )
 
 
-def _keep_body(store: Store, page: FetchedPage) -> None:
+def _keep_body(store: Store, page: FetchedPage, prepared: Prepared | None = None) -> None:
     if page.body and _http_error(page) is None and page.error is None:
-        store.keep_raw_body(page.target, page.body, page.started_at)
+        store.keep_raw_body(page.target, page.body, page.started_at, prepared)
 
 
 def _http_error(page: FetchedPage) -> str | None:

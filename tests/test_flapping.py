@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -280,6 +281,27 @@ def test_a_target_with_accept_language_follows_only_its_own_language(tmp_path, s
     sent = [h for p, h in site.requests if p == "/privacy"]
     assert {h["accept-language"] for h in sent} == {"de-DE,de;q=0.9"}
     assert {h["user-agent"] for h in sent} == {pages.USER_AGENT}
+
+
+def test_robots_txt_is_fetched_once_a_day_and_still_obeyed_from_the_store(tmp_path, site):
+    site.serve("/robots.txt", "User-agent: *\nDisallow: /private\n")
+    blocked = site.serve("/private/privacy", seed_page())
+    allowed = site.serve("/terms", seed_page())
+    config = write_config(tmp_path, [("blocked", blocked), ("allowed", allowed)], [])
+
+    first = policywatch("crawl", "--config", str(config))
+    second = policywatch("crawl", "--config", str(config))
+    for result in (first, second):
+        assert "blocked: failed: blocked by robots.txt" in result.stdout
+    assert "allowed: unchanged" in second.stdout
+    assert site.hits("/robots.txt") == 1 and site.hits("/private/privacy") == 0
+
+    with sqlite3.connect(tmp_path / "store.db") as db:  # a day later
+        db.execute("update robots_files set fetched_at = '2000-01-01T00:00:00+00:00'")
+    site.serve("/robots.txt", "User-agent: *\nDisallow:\n")
+    third = policywatch("crawl", "--config", str(config))
+    assert "blocked: baseline" in third.stdout
+    assert site.hits("/robots.txt") == 2
 
 
 def test_robots_txt_blocks_a_target_visibly_and_obey_robots_false_fetches_it(tmp_path, site):

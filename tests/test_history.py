@@ -411,7 +411,8 @@ def test_a_store_written_before_packing_is_migrated_and_searchable(tmp_path, mon
         for page in (seed_page(), seed_page(edited=True))
     ]
     path = tmp_path / "old.db"
-    old_migrations = [m for m in store_module.MIGRATIONS if "issue7" not in m[0]]
+    names = [name for name, _ in store_module.MIGRATIONS]
+    old_migrations = store_module.MIGRATIONS[: names.index("0004_issue7_compact_history")]
     monkeypatch.setattr(store_module, "MIGRATIONS", old_migrations)
     with Store(path) as old:
         for number, document in enumerate(documents, 1):
@@ -438,3 +439,25 @@ def test_a_store_written_before_packing_is_migrated_and_searchable(tmp_path, mon
         hits = history.search(store, "brokers")
         assert [(h.first_version, h.version, h.current) for h in hits] == [(2, 2, True)]
         assert history.show(store, NAME, "2025-01-15").id == 1
+
+
+def test_the_search_index_catches_up_and_stays_exact_when_history_is_rebuilt(tmp_path):
+    """Crawls store passages unindexed; a search indexes them first. Rebuilding a target's
+    history (reprocess) removes passages whose ids new ones may take again: those must be
+    indexed too, and the removed ones no longer found."""
+    from monitor.normalize import normalize
+
+    original, edited = (
+        normalize(page.encode(), content_type="text/html", url="https://example.com/p")
+        for page in (seed_page(), seed_page(edited=True))
+    )
+    with Store(tmp_path / "store.db") as store:
+        store.add_version("other", 1, "2025-01-01T00:00:00+00:00", original)
+        store.add_version(NAME, 2, "2025-01-02T00:00:00+00:00", edited)
+        assert {h.target for h in history.search(store, "brokers")} == {NAME}
+        store.clear_history(NAME)
+        assert history.search(store, "brokers") == []
+        store.add_version(NAME, 3, "2025-01-03T00:00:00+00:00", edited)
+        assert [h.target for h in history.search(store, "brokers")] == [NAME]
+        assert store.db.execute("pragma integrity_check").fetchone()[0] == "ok"
+        store.db.execute("insert into passage_search (passage_search) values ('integrity-check')")
