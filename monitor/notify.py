@@ -413,9 +413,12 @@ def group_mass_edits(
     group's alerts replaced by the group's alert."""
     rows = store.alert_rows(list(alert_ids)) if alert_ids else []
     rows = [r for r in rows if r["kind"] == "change" and r["change_id"]]
+    by_key = {destination_key(url): url for url in urls}
+    unsent = {i for i, destination in store.unsent_deliveries([r["id"] for r in rows])
+              if destination in by_key}  # fmt: skip
+    rows = [r for r in rows if r["id"] in unsent]
     if len(rows) < 2:
         return list(alert_ids)
-    by_key = {destination_key(url): url for url in urls}
     by_name = {t.name: t for t in targets}
     candidates = {}  # alert id → (row, old document, new document)
     for row in rows:
