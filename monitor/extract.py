@@ -342,7 +342,8 @@ def is_challenge_page(root: etree._Element) -> bool:
 
 # --- text -------------------------------------------------------------------------------
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
+# A regex, not str.translate: translate looks up every character, the regex skips to matches.
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
 _SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _EMAIL_PLACEHOLDER = re.compile(r"\[\s*email\s*protected\s*\]", re.IGNORECASE)
 EMAIL_TOKEN = "[email]"
@@ -350,7 +351,7 @@ EMAIL_TOKEN = "[email]"
 
 def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     text = _SPACES.sub(" ", text).strip()
     return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text)
 
@@ -500,6 +501,8 @@ class _Walker:
             self.flush()
 
     def flush(self) -> None:
+        if not self.buffer.pieces:
+            return  # nothing was added since the last flush: no text, no links
         buffer, self.buffer = self.buffer, _Buffer()
         text = clean_text("".join(buffer.pieces))
         if not text:
