@@ -318,6 +318,30 @@ _CHALLENGE_MARKUP = re.compile(
 )
 
 
+_CHALLENGE_MAX_WORDS = 300
+_ALL_TEXT = etree.XPath(".//text()", smart_strings=False)
+_CODE_TEXT = etree.XPath(".//script//text() | .//style//text()", smart_strings=False)
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style)]", smart_strings=False
+)
+
+
+def _has_more_words(element: etree._Element, limit: int) -> bool:
+    """Whether the text of `element` outside scripts and styles has more than `limit` words.
+
+    Counted as all its words less those of its code, stopping as soon as the answer is known:
+    a policy page settles it early, and testing every text node for a script ancestor (as
+    `_VISIBLE_TEXT` does) costs more than the whole count.
+    """
+    budget = limit + sum(len(text.split()) for text in _CODE_TEXT(element))
+    words = 0
+    for text in _ALL_TEXT(element):
+        words += len(text.split())
+        if words > budget:
+            return True
+    return False
+
+
 def is_challenge_page(root: etree._Element) -> bool:
     """A bot-challenge or block interstitial: almost no text, and challenge words or markup.
 
@@ -325,12 +349,10 @@ def is_challenge_page(root: etree._Element) -> bool:
     ids, classes, redirects), never in the text: a policy may well mention its CAPTCHA.
     """
     body = root.find("body")
-    visible = ""
-    if body is not None:
-        visible = " ".join(body.xpath(".//text()[not(ancestor::script or ancestor::style)]"))
-    words = len(visible.split())
-    if words > 300:
+    if body is not None and _has_more_words(body, _CHALLENGE_MAX_WORDS):
         return False
+    visible = " ".join(_VISIBLE_TEXT(body)) if body is not None else ""
+    words = len(visible.split())
     title = root.findtext(".//title") or ""
     if _CHALLENGE_PHRASE.search(title) or _CHALLENGE_PHRASE.search(visible):
         return True
@@ -351,9 +373,10 @@ EMAIL_TOKEN = "[email]"
 
 def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    text = _SPACES.sub(" ", text).strip()
-    return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text)
+    # str.split() splits at exactly the characters `_SPACES` matches (str.isspace()), and
+    # faster than the regex replaces them.
+    text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
+    return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text) if "[" in text else text
 
 
 def decode_cfemail(hex_text: str) -> str | None:
@@ -457,6 +480,23 @@ class _Buffer:
 
 
 _PSEUDO_HEADING_LEVEL = 7
+_BOLD_TAGS = frozenset({"b", "strong"})
+_CELL_TAGS = frozenset({"td", "th"})
+_CONTEXT_TAGS = {"li": "li", "pre": "pre", **dict.fromkeys(HEADING_TAGS, "h")}  # tag: kind
+# Tags that open or close a block, a table, a row or a cell: any other element (one with no
+# heading role) is inline, and `_open_block`/`_close_block` have nothing to do for it.
+_STRUCTURE_TAGS = BLOCK_TAGS | {"br", "hr", "table", "tr", "td", "th"}
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """What `_Walker.start` found out about an element, for `_Walker.end` to undo."""
+
+    tag: str
+    role: str
+    bold: bool
+    linked: bool
+    marked: bool
 
 
 class _Walker:
@@ -465,6 +505,20 @@ class _Walker:
     def __init__(self, marks: Marks, removed: Marks, base_url: str):
         self.marks = marks
         self.removed = removed
+        # Every element that starts, ends or bounds a selection or a removal: the only ones
+        # whose opening or closing changes what is selected.
+        self.marked = (
+            marks.inside
+            | marks.starts_before
+            | marks.starts_after
+            | marks.ends_before
+            | marks.ends_after
+            | removed.inside
+            | removed.starts_before
+            | removed.starts_after
+            | removed.ends_before
+            | removed.ends_after
+        )
         self.base_url = base_url
         self.blocks: list[RawBlock] = []
         self.times: list[tuple[str, str]] = []
@@ -472,6 +526,7 @@ class _Walker:
         self.inside = 0
         self.in_range = 0
         self.removing_range = 0
+        self.selected = False  # kept equal to `_is_selected()` as the counters change
         self.bold = 0
         self.links: list[str] = []
         self.contexts: list[tuple[str, str]] = []  # (kind, tag) of enclosing block contexts
@@ -480,8 +535,7 @@ class _Walker:
         self.row_links: list[str] = []
         self.data_tables: list[bool] = []
 
-    @property
-    def selected(self) -> bool:
+    def _is_selected(self) -> bool:
         return (self.inside > 0 or self.in_range > 0) and self.removing_range == 0
 
     def text(self, text: str | None) -> None:
@@ -523,10 +577,11 @@ class _Walker:
         else:
             self.blocks.append(RawBlock(kind, text, links))
 
-    def start(self, element: etree._Element, tag: str) -> bool:
-        """Open an element; False when its subtree is to be skipped."""
-        if element in self.removed.inside:
-            return False
+    def start(self, element: etree._Element, tag: str) -> _Opened | None:
+        """Open an element; None when its subtree is to be skipped, else what `end` needs."""
+        marked = element in self.marked
+        if marked and element in self.removed.inside:
+            return None
         cfemail = element.get("data-cfemail")
         if cfemail is not None:
             address = decode_cfemail(cfemail)
@@ -536,7 +591,28 @@ class _Walker:
                 self.links.pop()
             else:
                 self.text(address or EMAIL_TOKEN)
-            return False
+            return None
+        if marked:
+            self._enter_marks(element)
+        if tag == "time" and self.selected:
+            self.times.append(
+                (clean_text("".join(element.itertext())), element.get("datetime", ""))
+            )
+        style = element.get("style")
+        bold = tag in _BOLD_TAGS or bool(style and _BOLD_STYLE.search(style))
+        if bold:
+            self.bold += 1
+        href = element.get("href") if tag == "a" else None
+        if href:
+            self.links.append(clean_link(href, self.base_url) or "")
+        role = element.get("role")
+        role = role.lower() if role else ""
+        if tag in _STRUCTURE_TAGS or role == "heading":
+            self._open_block(element, tag, role)
+        self.text(element.text)
+        return _Opened(tag, role, bold, bool(href), marked)
+
+    def _enter_marks(self, element: etree._Element) -> None:
         if element in self.removed.starts_before:
             self.removing_range += 1
         if element in self.removed.ends_before:
@@ -547,21 +623,9 @@ class _Walker:
             self.in_range = max(0, self.in_range - 1)
         if element in self.marks.inside:
             self.inside += 1
-        if tag == "time" and self.selected:
-            self.times.append(
-                (clean_text("".join(element.itertext())), element.get("datetime", ""))
-            )
-        if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
-            self.bold += 1
-        if tag == "a" and element.get("href"):
-            link = clean_link(element.get("href", ""), self.base_url)
-            self.links.append(link or "")
-        self._open_block(element, tag)
-        self.text(element.text)
-        return True
+        self.selected = self._is_selected()
 
-    def _open_block(self, element: etree._Element, tag: str) -> None:
-        role = element.get("role", "").lower()
+    def _open_block(self, element: etree._Element, tag: str, role: str) -> None:
         if tag == "table":
             self.block_break()
             self.data_tables.append(_is_data_table(element))
@@ -571,28 +635,30 @@ class _Walker:
             self.flush()
             self.row, self.row_links = [], []
             return
-        if tag in ("td", "th") and self.row is not None and self.cell is None:
+        if tag in _CELL_TAGS and self.row is not None and self.cell is None:
             self.cell = []
             return
-        if tag == "br" or tag == "hr" or tag in BLOCK_TAGS or role == "heading":
-            self.block_break()
+        self.block_break()
         if self.cell is not None:
             return
         if tag in HEADING_TAGS:
             self.contexts.append(("h", tag))
         elif role == "heading":
             self.contexts.append(("h", f"aria{element.get('aria-level', '2')}"))
-        elif tag == "li":
-            self.contexts.append(("li", tag))
-        elif tag == "pre":
-            self.contexts.append(("pre", tag))
+        elif tag in _CONTEXT_TAGS:
+            self.contexts.append((_CONTEXT_TAGS[tag], tag))
 
-    def end(self, element: etree._Element, tag: str) -> None:
-        self._close_block(element, tag)
-        if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
+    def end(self, element: etree._Element, opened: _Opened) -> None:
+        if opened.tag in _STRUCTURE_TAGS or opened.role == "heading":
+            self._close_block(opened.tag, opened.role)
+        if opened.bold:
             self.bold -= 1
-        if tag == "a" and element.get("href"):
+        if opened.linked:
             self.links.pop()
+        if opened.marked:
+            self._leave_marks(element)
+
+    def _leave_marks(self, element: etree._Element) -> None:
         if element in self.marks.inside:
             self.inside -= 1
         if element in self.marks.starts_after:
@@ -603,13 +669,14 @@ class _Walker:
             self.removing_range += 1
         if element in self.removed.ends_after:
             self.removing_range = max(0, self.removing_range - 1)
+        self.selected = self._is_selected()
 
-    def _close_block(self, element: etree._Element, tag: str) -> None:
+    def _close_block(self, tag: str, role: str) -> None:
         if tag == "table":
             self.block_break()
             self.data_tables.pop()
             return
-        if tag in ("td", "th") and self.cell is not None and self.row is not None:
+        if tag in _CELL_TAGS and self.cell is not None and self.row is not None:
             self.row.append(clean_text("".join(self.cell)))
             self.cell = None
             return
@@ -619,10 +686,9 @@ class _Walker:
                 links = tuple(dict.fromkeys(link for link in self.row_links if link))
                 self.blocks.append(RawBlock("row", " | ".join(row), links))
             return
-        role = element.get("role", "").lower()
         if tag in BLOCK_TAGS or role == "heading":
             self.block_break()
-        closes_context = tag in HEADING_TAGS or role == "heading" or tag in ("li", "pre")
+        closes_context = tag in _CONTEXT_TAGS or role == "heading"
         if self.cell is None and closes_context and self.contexts:
             self.contexts.pop()
 
@@ -664,18 +730,20 @@ def _numbering_depth(text: str) -> int:
 def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url: str) -> Walked:
     """The blocks of the selected region (`marks`) minus `removed`, in document order."""
     walker = _Walker(marks, removed, base_url)
-    stack: list[tuple[etree._Element, bool]] = [(root, False)]
+    # An element comes off the stack twice: to open it (None), then to close it (its _Opened).
+    stack: list[tuple[etree._Element, _Opened | None]] = [(root, None)]
     while stack:
-        element, closing = stack.pop()
-        tag = _tag(element)
-        if closing:
-            walker.end(element, tag)
+        element, opened = stack.pop()
+        if opened is not None:
+            walker.end(element, opened)
             walker.text(element.tail)
             continue
-        if not tag or not walker.start(element, tag):
+        tag = element.tag
+        opened = walker.start(element, tag.lower()) if isinstance(tag, str) and tag else None
+        if opened is None:
             walker.text(element.tail)
             continue
-        stack.append((element, True))
-        stack.extend((child, False) for child in reversed(element))
+        stack.append((element, opened))
+        stack.extend([(child, None) for child in reversed(element)])
     walker.flush()
     return Walked(blocks=walker.blocks, times=tuple(walker.times))
