@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -175,6 +175,9 @@ def strip_furniture(
         if not tag:
             doomed.append(element)
             continue
+        if tag not in _FURNITURE_CANDIDATE_TAGS and not element.keys():
+            stack.extend(reversed(element))  # an element with no attributes is furniture by
+            continue  # its tag alone
         if element in keep:
             stack.extend(reversed(element))
             continue
@@ -191,6 +194,10 @@ def strip_furniture(
         stack.extend(reversed(element))
     for element in doomed:
         _drop(element)
+
+
+# The tags that can make an element furniture by themselves, without an attribute.
+_FURNITURE_CANDIDATE_TAGS = _ALWAYS_DROPPED_TAGS | _FURNITURE_TAGS | {"button", "header", "footer"}
 
 
 def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
@@ -375,7 +382,9 @@ def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
     # str.split() splits at exactly the characters `_SPACES` matches (str.isspace()), and
     # faster than the regex replaces them.
-    text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
+    if not text.isascii():  # ASCII text is in NFC and has no invisible characters
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    text = " ".join(text.split())
     return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text) if "[" in text else text
 
 
@@ -468,15 +477,12 @@ class Walked:
 class _Buffer:
     pieces: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
-    bold_chars: int = 0
-    chars: int = 0
+    all_bold: bool = True  # no character but a space, tab or newline was added outside bold
 
     def add(self, text: str, *, bold: bool) -> None:
         self.pieces.append(text)
-        visible = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
-        self.chars += visible
-        if bold:
-            self.bold_chars += visible
+        if self.all_bold and not bold and text.strip(" \n\t"):
+            self.all_bold = False
 
 
 _PSEUDO_HEADING_LEVEL = 7
@@ -488,8 +494,7 @@ _CONTEXT_TAGS = {"li": "li", "pre": "pre", **dict.fromkeys(HEADING_TAGS, "h")}  
 _STRUCTURE_TAGS = BLOCK_TAGS | {"br", "hr", "table", "tr", "td", "th"}
 
 
-@dataclass(frozen=True)
-class _Opened:
+class _Opened(NamedTuple):  # a tuple: one is made per element, a dataclass costs more
     """What `_Walker.start` found out about an element, for `_Walker.end` to undo."""
 
     tag: str
@@ -551,7 +556,7 @@ class _Walker:
     def block_break(self) -> None:
         if self.cell is not None:
             self.cell.append(" ")
-        else:
+        elif self.buffer.pieces:
             self.flush()
 
     def flush(self) -> None:
@@ -571,7 +576,7 @@ class _Walker:
         elif kind == "h":
             level = int(tag[1]) if tag in HEADING_TAGS else _aria_level(tag)
             self.blocks.append(RawBlock("h", text, links, key=(level, 0), tag=tag))
-        elif kind == "p" and _looks_like_heading(text, bold=buffer.bold_chars == buffer.chars):
+        elif kind == "p" and _looks_like_heading(text, bold=buffer.all_bold):
             depth = _numbering_depth(text)
             self.blocks.append(RawBlock("h", text, links, key=(_PSEUDO_HEADING_LEVEL, depth)))
         else:
