@@ -444,13 +444,15 @@ def clean_link(href: str, base_url: str) -> str | None:
         page = urlsplit(base_url)
         if (parts.netloc, parts.path.rstrip("/")) == (page.netloc, page.path.rstrip("/")):
             return IN_PAGE_LINK
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not _TRACKING_PARAM.fullmatch(key)
-    ]
-    path = _PATH_SESSION.sub("", parts.path)
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+    query = parts.query and urlencode(
+        [
+            (key, value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAM.fullmatch(key)
+        ]
+    )
+    path = _PATH_SESSION.sub("", parts.path) if ";" in parts.path else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
 
 
 # --- blocks -----------------------------------------------------------------------------
@@ -534,6 +536,7 @@ class _Walker:
         self.selected = False  # kept equal to `_is_selected()` as the counters change
         self.bold = 0
         self.links: list[str] = []
+        self.link_targets: dict[str, str] = {}  # href: its `_link_target`
         self.contexts: list[tuple[str, str]] = []  # (kind, tag) of enclosing block contexts
         self.cell: list[str] | None = None
         self.row: list[str] | None = None
@@ -609,13 +612,20 @@ class _Walker:
             self.bold += 1
         href = element.get("href") if tag == "a" else None
         if href:
-            self.links.append(clean_link(href, self.base_url) or "")
+            self.links.append(self._link_target(href))
         role = element.get("role")
         role = role.lower() if role else ""
         if tag in _STRUCTURE_TAGS or role == "heading":
             self._open_block(element, tag, role)
         self.text(element.text)
         return _Opened(tag, role, bold, bool(href), marked)
+
+    def _link_target(self, href: str) -> str:
+        """`clean_link` of `href`, "" for none; once per page for a link that recurs."""
+        target = self.link_targets.get(href)
+        if target is None:
+            target = self.link_targets[href] = clean_link(href, self.base_url) or ""
+        return target
 
     def _enter_marks(self, element: etree._Element) -> None:
         if element in self.removed.starts_before:
@@ -735,20 +745,21 @@ def _numbering_depth(text: str) -> int:
 def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url: str) -> Walked:
     """The blocks of the selected region (`marks`) minus `removed`, in document order."""
     walker = _Walker(marks, removed, base_url)
-    # An element comes off the stack twice: to open it (None), then to close it (its _Opened).
-    stack: list[tuple[etree._Element, _Opened | None]] = [(root, None)]
-    while stack:
-        element, opened = stack.pop()
-        if opened is not None:
-            walker.end(element, opened)
-            walker.text(element.tail)
+    # What `start` returned for each element open around the current one (None: skipped).
+    opened: list[_Opened | None] = []
+    events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, node in events:
+        if event == "start":
+            tag = node.tag
+            started = walker.start(node, tag.lower()) if tag else None
+            if started is None:
+                events.skip_subtree()
+            opened.append(started)
             continue
-        tag = element.tag
-        opened = walker.start(element, tag.lower()) if isinstance(tag, str) and tag else None
-        if opened is None:
-            walker.text(element.tail)
-            continue
-        stack.append((element, opened))
-        stack.extend([(child, None) for child in reversed(element)])
+        if event == "end":
+            started = opened.pop()
+            if started is not None:
+                walker.end(node, started)
+        walker.text(node.tail)  # the end of an element, or a comment or processing instruction
     walker.flush()
     return Walked(blocks=walker.blocks, times=tuple(walker.times))
