@@ -194,7 +194,20 @@ def fold_for_comparison(text: str) -> str:
     (« texte »), so spaces around quote marks are folded too.
     """
     folded = _FOLDED_CHARACTER.sub(_fold_character, unicodedata.normalize("NFC", text))
-    return re.sub(r'" | "', '"', folded)
+    return _without_spaces_at_quotes(folded)
+
+
+def _without_spaces_at_quotes(text: str) -> str:
+    """`re.sub(r'" | "', '"', text)`: at each quote mark, the space before it, else the space
+    after it, goes, unless an earlier quote mark took that space. Done between the quote marks,
+    since the regex tries a match at every space of the text."""
+    parts = text.split('"')
+    for index in range(1, len(parts)):  # the quote mark between parts[index - 1] and parts[index]
+        if parts[index - 1].endswith(" "):
+            parts[index - 1] = parts[index - 1][:-1]
+        elif parts[index].startswith(" "):
+            parts[index] = parts[index][1:]
+    return '"'.join(parts)
 
 
 def text_fingerprint(text: str) -> str:

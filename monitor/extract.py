@@ -147,7 +147,7 @@ def _is_interactive(element: etree._Element) -> bool:
 
 
 def _text_length(element: etree._Element) -> int:
-    return sum(len(text.strip()) for text in element.itertext())
+    return sum(map(len, map(str.strip, element.itertext())))
 
 
 def strip_furniture(
