@@ -480,9 +480,14 @@ class _Buffer:
     pieces: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     all_bold: bool = True  # no character but a space, tab or newline was added outside bold
+    # Some piece is not white space. Between blocks the buffer gets only the white space of
+    # the markup, which `clean_text` would turn into "": such a buffer is dropped unread.
+    has_text: bool = False
 
     def add(self, text: str, *, bold: bool) -> None:
         self.pieces.append(text)
+        if not self.has_text and not text.isspace():
+            self.has_text = True
         if self.all_bold and not bold and text.strip(" \n\t"):
             self.all_bold = False
 
@@ -566,6 +571,8 @@ class _Walker:
         if not self.buffer.pieces:
             return  # nothing was added since the last flush: no text, no links
         buffer, self.buffer = self.buffer, _Buffer()
+        if not buffer.has_text:
+            return
         text = clean_text("".join(buffer.pieces))
         if not text:
             return
