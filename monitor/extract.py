@@ -261,18 +261,18 @@ def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
     """Characters of text and of navigation-link text under every element, in one pass."""
     stats: dict[etree._Element, _TextStats] = {}
     for element in _post_order(root):
-        own = _TextStats()
-        if element.text and _tag(element):
-            own.text += len(element.text.strip())
+        tag, text = _tag(element), element.text
+        own = _TextStats(len(text.strip()) if text and tag else 0)
         for child in element:
             child_stats = stats.get(child)
             if child_stats:
                 own.text += child_stats.text
                 own.link += child_stats.link
                 own.links += child_stats.links
-            if child.tail:
-                own.text += len(child.tail.strip())
-        if _tag(element) == "a" and _is_navigation_link(element):
+            tail = child.tail
+            if tail:
+                own.text += len(tail.strip())
+        if tag == "a" and _is_navigation_link(element):
             own.link, own.links = own.text, own.links + 1
         stats[element] = own
     return stats
@@ -574,8 +574,10 @@ class _Walker:
             self.cell.append(text)
             self.row_links.extend(self.links)
             return
-        self.buffer.add(text, bold=self.bold > 0)
-        self.buffer.links.extend(self.links)
+        buffer = self.buffer
+        buffer.add(text, bold=self.bold > 0)
+        if self.links:
+            buffer.links.extend(self.links)
 
     def block_break(self) -> None:
         if self.cell is not None:
