@@ -194,8 +194,9 @@ def strip_furniture(
             doomed.append(element)
             continue
         if tag not in _FURNITURE_CANDIDATE_TAGS and not element.keys():
-            stack.extend(reversed(element))  # an element with no attributes is furniture by
-            continue  # its tag alone
+            # Without attributes, only its tag could make an element furniture: not this one.
+            stack.extend(reversed(element))
+            continue
         if element in keep:
             stack.extend(reversed(element))
             continue
@@ -396,8 +397,8 @@ EMAIL_TOKEN = "[email]"
 
 def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
-    # str.split() splits at exactly the characters `_SPACES` matches (str.isspace()), and
-    # faster than the regex replaces them.
+    # str.split() splits at exactly the characters `_SPACES` matches (those of str.isspace());
+    # splitting and joining is faster than replacing with the regex.
     if not text.isascii():  # ASCII text is in NFC and has no invisible characters
         text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     text = " ".join(text.split())
@@ -771,6 +772,8 @@ def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url:
     """The blocks of the selected region (`marks`) minus `removed`, in document order."""
     walker = _Walker(marks, removed, base_url)
     # What `start` returned for each element open around the current one (None: skipped).
+    # iterwalk reports comments and processing instructions as events of their own, so that
+    # their tails are read as before; the HTML parser makes no other kind of node.
     opened: list[_Opened | None] = []
     events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, node in events:
