@@ -26,9 +26,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from monitor.document import DateMention
@@ -53,7 +53,6 @@ class PageHints:
 # --- folding -------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(char: str) -> str:
     if char in "\u2018\u2019\u02bc\u00b4`":
         return "'"
@@ -66,9 +65,24 @@ def _fold_char(char: str) -> str:
     return base if len(base) == 1 else char
 
 
+class _FoldTable(dict[int, str]):
+    """The `str.translate` table of `_fold_char`, filled in as characters are first met.
+
+    Translating with it runs in C for every character already seen (a text has few distinct
+    characters); a Python call per character made folding a page's lines costly.
+    """
+
+    def __missing__(self, codepoint: int) -> str:
+        folded = self[codepoint] = _fold_char(chr(codepoint))
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def _fold(text: str) -> str:
     """Lower-case, accents off, one character per character (positions stay valid)."""
-    return "".join(_fold_char(char) for char in text)
+    return text.translate(_FOLD_TABLE)
 
 
 # --- month names -------------------------------------------------------------------------
@@ -236,8 +250,8 @@ def guess_language(text: str) -> str | None:
     Sure means: at least 3 stopword hits for the best language, and clearly more (1.5x)
     than for the runner-up, since neighbouring languages share many short words.
     """
-    words = re.findall(r"[a-z]+", _fold(text))
-    scores = {language: sum(word in stops for word in words) for language, stops in
+    counts = Counter(re.findall(r"[a-z]+", _fold(text)))
+    scores = {language: sum(counts[word] for word in stops) for language, stops in
               _STOPWORDS.items()}  # fmt: skip
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, best_score), (_, second_score) = ranked[0], ranked[1]

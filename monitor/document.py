@@ -87,7 +87,7 @@ class Document:
         """Hash of the comparison form of the text: equal exactly when the policy text is."""
         return text_fingerprint(self.text)
 
-    @property
+    @cached_property
     def word_count(self) -> int:
         return sum(len(block.text.split()) for s in self.sections for block in s.blocks)
 
@@ -169,17 +169,22 @@ def _render_block(block: Block) -> str:
     return line
 
 
-_QUOTE_AND_DASH_FOLDS = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-        "\u00b4": "'", "\u0060": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-        "\u00ab": '"', "\u00bb": '"', "\u2039": '"', "\u203a": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-        "\u2015": "-", "\u2212": "-", "\ufe58": "-", "\ufe63": "-", "\uff0d": "-",
-        "\u2026": "...",
-    }
-)  # fmt: skip
+_QUOTE_AND_DASH_FOLDS = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u00b4": "'", "\u0060": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"', "\u2039": '"', "\u203a": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\u2015": "-", "\u2212": "-", "\ufe58": "-", "\ufe63": "-", "\uff0d": "-",
+    "\u2026": "...",
+}  # fmt: skip
+# A regex that calls back only on the characters to fold: str.translate with a table looks up
+# every character of the text, and a policy is mostly plain letters.
+_FOLDED_CHARACTER = re.compile("[" + "".join(_QUOTE_AND_DASH_FOLDS) + "]")
+
+
+def _fold_character(match: re.Match[str]) -> str:
+    return _QUOTE_AND_DASH_FOLDS[match.group()]
 
 
 def fold_for_comparison(text: str) -> str:
@@ -188,8 +193,21 @@ def fold_for_comparison(text: str) -> str:
     `"` after a fold may sit beside a space that the original put inside guillemets
     (« texte »), so spaces around quote marks are folded too.
     """
-    folded = unicodedata.normalize("NFC", text).translate(_QUOTE_AND_DASH_FOLDS)
-    return re.sub(r'" | "', '"', folded)
+    folded = _FOLDED_CHARACTER.sub(_fold_character, unicodedata.normalize("NFC", text))
+    return _without_spaces_at_quotes(folded)
+
+
+def _without_spaces_at_quotes(text: str) -> str:
+    """`re.sub(r'" | "', '"', text)`: at each quote mark, the space before it, else the space
+    after it, goes, unless an earlier quote mark took that space. Done between the quote marks,
+    since the regex tries a match at every space of the text."""
+    parts = text.split('"')
+    for index in range(1, len(parts)):  # the quote mark between parts[index - 1] and parts[index]
+        if parts[index - 1].endswith(" "):
+            parts[index - 1] = parts[index - 1][:-1]
+        elif parts[index].startswith(" "):
+            parts[index] = parts[index][1:]
+    return '"'.join(parts)
 
 
 def text_fingerprint(text: str) -> str:

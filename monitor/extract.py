@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -44,19 +44,37 @@ _FURNITURE_ROLES = frozenset(
      "toolbar", "dialog", "alertdialog", "tablist", "timer", "marquee", "progressbar",
      "tooltip"}
 )  # fmt: skip
-_CONSENT_MARKER = re.compile(
+
+
+class _AnyCasePattern:
+    """A case-insensitive search for a lower-case pattern in ids, classes and styles.
+
+    These are ASCII nearly always, and an ASCII text lower-cased matches the pattern without
+    re.IGNORECASE exactly where the text matches it with: that search is several times faster.
+    Other texts are searched with re.IGNORECASE, which also folds non-ASCII letters (K, ſ).
+    """
+
+    def __init__(self, source: str):
+        self.lower_case = re.compile(source)
+        self.any_case = re.compile(source, re.IGNORECASE)
+
+    def search(self, text: str) -> bool:
+        if text.isascii():
+            return self.lower_case.search(text.lower()) is not None
+        return self.any_case.search(text) is not None
+
+
+_CONSENT_MARKER = _AnyCasePattern(
     r"cookie|consent|gdpr|ccpa|onetrust|optanon|ot-sdk|didomi|cookiebot|cybot|usercentrics"
-    r"|truste|tarteaucitron|\bcmp\b|cc-window|cc-banner",
-    re.IGNORECASE,
+    r"|truste|tarteaucitron|\bcmp\b|cc-window|cc-banner"
 )
-_FURNITURE_MARKER = re.compile(
+_FURNITURE_MARKER = _AnyCasePattern(
     r"breadcrumb|lang(?:uage)?[-_]?(?:switch|select|picker|chooser|menu|dropdown|wrapper)"
     r"|skip[-_]?(?:link|to|nav)|share[-_]?(?:bar|buttons|links)|social[-_]?(?:links|share|icons)"
-    r"|newsletter|app[-_]?(?:store|download|banner)|back[-_]?to[-_]?top|carousel|swiper",
-    re.IGNORECASE,
+    r"|newsletter|app[-_]?(?:store|download|banner)|back[-_]?to[-_]?top|carousel|swiper"
 )
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_BOLD_STYLE = re.compile(r"font-weight\s*:\s*(?:bold|[6-9]00)", re.IGNORECASE)
+_HIDDEN_STYLE = _AnyCasePattern(r"display\s*:\s*none|visibility\s*:\s*hidden")
+_BOLD_STYLE = _AnyCasePattern(r"font-weight\s*:\s*(?:bold|[6-9]00)")
 
 
 def _tag(element: etree._Element) -> str:
@@ -133,7 +151,7 @@ def _is_consent_banner(element: etree._Element, markers: str) -> bool:
     return _text_length(element) < 3000
 
 
-_OVERLAY_MARKER = re.compile(r"banner|popup|modal|overlay|notice|\bbar\b|-bar\b", re.IGNORECASE)
+_OVERLAY_MARKER = _AnyCasePattern(r"banner|popup|modal|overlay|notice|\bbar\b|-bar\b")
 
 
 def _is_interactive(element: etree._Element) -> bool:
@@ -147,7 +165,7 @@ def _is_interactive(element: etree._Element) -> bool:
 
 
 def _text_length(element: etree._Element) -> int:
-    return sum(len(text.strip()) for text in element.itertext())
+    return sum(map(len, map(str.strip, element.itertext())))
 
 
 def strip_furniture(
@@ -175,6 +193,10 @@ def strip_furniture(
         if not tag:
             doomed.append(element)
             continue
+        if tag not in _FURNITURE_CANDIDATE_TAGS and not element.keys():
+            # Without attributes, only its tag could make an element furniture: not this one.
+            stack.extend(reversed(element))
+            continue
         if element in keep:
             stack.extend(reversed(element))
             continue
@@ -193,6 +215,10 @@ def strip_furniture(
         _drop(element)
 
 
+# The tags that can make an element furniture by themselves, without an attribute.
+_FURNITURE_CANDIDATE_TAGS = _ALWAYS_DROPPED_TAGS | _FURNITURE_TAGS | {"button", "header", "footer"}
+
+
 def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
     role = element.get("role")
     if tag in _FURNITURE_TAGS or (role and role.lower() in _FURNITURE_ROLES):
@@ -201,9 +227,7 @@ def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
         if any(_tag(a) in ("main", "article") for a in element.iterancestors()):
             return False
         return not (tag == "header" and _is_document_header(element))
-    return (
-        bool(markers) and tag not in ("main", "article") and bool(_FURNITURE_MARKER.search(markers))
-    )
+    return bool(markers) and tag not in ("main", "article") and _FURNITURE_MARKER.search(markers)
 
 
 def _is_document_header(header: etree._Element) -> bool:
@@ -238,18 +262,18 @@ def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
     """Characters of text and of navigation-link text under every element, in one pass."""
     stats: dict[etree._Element, _TextStats] = {}
     for element in _post_order(root):
-        own = _TextStats()
-        if element.text and _tag(element):
-            own.text += len(element.text.strip())
+        tag, text = _tag(element), element.text
+        own = _TextStats(len(text.strip()) if text and tag else 0)
         for child in element:
             child_stats = stats.get(child)
             if child_stats:
                 own.text += child_stats.text
                 own.link += child_stats.link
                 own.links += child_stats.links
-            if child.tail:
-                own.text += len(child.tail.strip())
-        if _tag(element) == "a" and _is_navigation_link(element):
+            tail = child.tail
+            if tail:
+                own.text += len(tail.strip())
+        if tag == "a" and _is_navigation_link(element):
             own.link, own.links = own.text, own.links + 1
         stats[element] = own
     return stats
@@ -318,6 +342,30 @@ _CHALLENGE_MARKUP = re.compile(
 )
 
 
+_CHALLENGE_MAX_WORDS = 300
+_ALL_TEXT = etree.XPath(".//text()", smart_strings=False)
+_CODE_TEXT = etree.XPath(".//script//text() | .//style//text()", smart_strings=False)
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style)]", smart_strings=False
+)
+
+
+def _has_more_words(element: etree._Element, limit: int) -> bool:
+    """Whether the text of `element` outside scripts and styles has more than `limit` words.
+
+    Counted as all its words less those of its code, stopping as soon as the answer is known:
+    a policy page settles it early, and testing every text node for a script ancestor (as
+    `_VISIBLE_TEXT` does) costs more than the whole count.
+    """
+    budget = limit + sum(len(text.split()) for text in _CODE_TEXT(element))
+    words = 0
+    for text in _ALL_TEXT(element):
+        words += len(text.split())
+        if words > budget:
+            return True
+    return False
+
+
 def is_challenge_page(root: etree._Element) -> bool:
     """A bot-challenge or block interstitial: almost no text, and challenge words or markup.
 
@@ -325,12 +373,10 @@ def is_challenge_page(root: etree._Element) -> bool:
     ids, classes, redirects), never in the text: a policy may well mention its CAPTCHA.
     """
     body = root.find("body")
-    visible = ""
-    if body is not None:
-        visible = " ".join(body.xpath(".//text()[not(ancestor::script or ancestor::style)]"))
-    words = len(visible.split())
-    if words > 300:
+    if body is not None and _has_more_words(body, _CHALLENGE_MAX_WORDS):
         return False
+    visible = " ".join(_VISIBLE_TEXT(body)) if body is not None else ""
+    words = len(visible.split())
     title = root.findtext(".//title") or ""
     if _CHALLENGE_PHRASE.search(title) or _CHALLENGE_PHRASE.search(visible):
         return True
@@ -342,7 +388,8 @@ def is_challenge_page(root: etree._Element) -> bool:
 
 # --- text -------------------------------------------------------------------------------
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
+# A regex, not str.translate: translate looks up every character, the regex skips to matches.
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e]")
 _SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _EMAIL_PLACEHOLDER = re.compile(r"\[\s*email\s*protected\s*\]", re.IGNORECASE)
 EMAIL_TOKEN = "[email]"
@@ -350,9 +397,12 @@ EMAIL_TOKEN = "[email]"
 
 def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    text = _SPACES.sub(" ", text).strip()
-    return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text)
+    # str.split() splits at exactly the characters `_SPACES` matches (those of str.isspace());
+    # splitting and joining is faster than replacing with the regex.
+    if not text.isascii():  # ASCII text is in NFC and has no invisible characters
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    text = " ".join(text.split())
+    return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text) if "[" in text else text
 
 
 def decode_cfemail(hex_text: str) -> str | None:
@@ -411,13 +461,15 @@ def clean_link(href: str, base_url: str) -> str | None:
         page = urlsplit(base_url)
         if (parts.netloc, parts.path.rstrip("/")) == (page.netloc, page.path.rstrip("/")):
             return IN_PAGE_LINK
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not _TRACKING_PARAM.fullmatch(key)
-    ]
-    path = _PATH_SESSION.sub("", parts.path)
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), parts.fragment))
+    query = parts.query and urlencode(
+        [
+            (key, value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAM.fullmatch(key)
+        ]
+    )
+    path = _PATH_SESSION.sub("", parts.path) if ";" in parts.path else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
 
 
 # --- blocks -----------------------------------------------------------------------------
@@ -444,18 +496,36 @@ class Walked:
 class _Buffer:
     pieces: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
-    bold_chars: int = 0
-    chars: int = 0
+    all_bold: bool = True  # no character but a space, tab or newline was added outside bold
+    # Some piece is not white space. Between blocks the buffer gets only the white space of
+    # the markup, which `clean_text` would turn into "": such a buffer is dropped unread.
+    has_text: bool = False
 
     def add(self, text: str, *, bold: bool) -> None:
         self.pieces.append(text)
-        visible = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
-        self.chars += visible
-        if bold:
-            self.bold_chars += visible
+        if not self.has_text and not text.isspace():
+            self.has_text = True
+        if self.all_bold and not bold and text.strip(" \n\t"):
+            self.all_bold = False
 
 
 _PSEUDO_HEADING_LEVEL = 7
+_BOLD_TAGS = frozenset({"b", "strong"})
+_CELL_TAGS = frozenset({"td", "th"})
+_CONTEXT_TAGS = {"li": "li", "pre": "pre", **dict.fromkeys(HEADING_TAGS, "h")}  # tag: kind
+# Tags that open or close a block, a table, a row or a cell: any other element (one with no
+# heading role) is inline, and `_open_block`/`_close_block` have nothing to do for it.
+_STRUCTURE_TAGS = BLOCK_TAGS | {"br", "hr", "table", "tr", "td", "th"}
+
+
+class _Opened(NamedTuple):  # a tuple: one is made per element, a dataclass costs more
+    """What `_Walker.start` found out about an element, for `_Walker.end` to undo."""
+
+    tag: str
+    role: str
+    bold: bool
+    linked: bool
+    marked: bool
 
 
 class _Walker:
@@ -464,6 +534,20 @@ class _Walker:
     def __init__(self, marks: Marks, removed: Marks, base_url: str):
         self.marks = marks
         self.removed = removed
+        # Every element that starts, ends or bounds a selection or a removal: the only ones
+        # whose opening or closing changes what is selected.
+        self.marked = (
+            marks.inside
+            | marks.starts_before
+            | marks.starts_after
+            | marks.ends_before
+            | marks.ends_after
+            | removed.inside
+            | removed.starts_before
+            | removed.starts_after
+            | removed.ends_before
+            | removed.ends_after
+        )
         self.base_url = base_url
         self.blocks: list[RawBlock] = []
         self.times: list[tuple[str, str]] = []
@@ -471,16 +555,17 @@ class _Walker:
         self.inside = 0
         self.in_range = 0
         self.removing_range = 0
+        self.selected = False  # kept equal to `_is_selected()` as the counters change
         self.bold = 0
         self.links: list[str] = []
+        self.link_targets: dict[str, str] = {}  # href: its `_link_target`
         self.contexts: list[tuple[str, str]] = []  # (kind, tag) of enclosing block contexts
         self.cell: list[str] | None = None
         self.row: list[str] | None = None
         self.row_links: list[str] = []
         self.data_tables: list[bool] = []
 
-    @property
-    def selected(self) -> bool:
+    def _is_selected(self) -> bool:
         return (self.inside > 0 or self.in_range > 0) and self.removing_range == 0
 
     def text(self, text: str | None) -> None:
@@ -490,17 +575,23 @@ class _Walker:
             self.cell.append(text)
             self.row_links.extend(self.links)
             return
-        self.buffer.add(text, bold=self.bold > 0)
-        self.buffer.links.extend(self.links)
+        buffer = self.buffer
+        buffer.add(text, bold=self.bold > 0)
+        if self.links:
+            buffer.links.extend(self.links)
 
     def block_break(self) -> None:
         if self.cell is not None:
             self.cell.append(" ")
-        else:
+        elif self.buffer.pieces:
             self.flush()
 
     def flush(self) -> None:
+        if not self.buffer.pieces:
+            return  # nothing was added since the last flush: no text, no links
         buffer, self.buffer = self.buffer, _Buffer()
+        if not buffer.has_text:
+            return
         text = clean_text("".join(buffer.pieces))
         if not text:
             return
@@ -514,16 +605,17 @@ class _Walker:
         elif kind == "h":
             level = int(tag[1]) if tag in HEADING_TAGS else _aria_level(tag)
             self.blocks.append(RawBlock("h", text, links, key=(level, 0), tag=tag))
-        elif kind == "p" and _looks_like_heading(text, bold=buffer.bold_chars == buffer.chars):
+        elif kind == "p" and _looks_like_heading(text, bold=buffer.all_bold):
             depth = _numbering_depth(text)
             self.blocks.append(RawBlock("h", text, links, key=(_PSEUDO_HEADING_LEVEL, depth)))
         else:
             self.blocks.append(RawBlock(kind, text, links))
 
-    def start(self, element: etree._Element, tag: str) -> bool:
-        """Open an element; False when its subtree is to be skipped."""
-        if element in self.removed.inside:
-            return False
+    def start(self, element: etree._Element, tag: str) -> _Opened | None:
+        """Open an element; None when its subtree is to be skipped, else what `end` needs."""
+        marked = element in self.marked
+        if marked and element in self.removed.inside:
+            return None
         cfemail = element.get("data-cfemail")
         if cfemail is not None:
             address = decode_cfemail(cfemail)
@@ -533,7 +625,35 @@ class _Walker:
                 self.links.pop()
             else:
                 self.text(address or EMAIL_TOKEN)
-            return False
+            return None
+        if marked:
+            self._enter_marks(element)
+        if tag == "time" and self.selected:
+            self.times.append(
+                (clean_text("".join(element.itertext())), element.get("datetime", ""))
+            )
+        style = element.get("style")
+        bold = tag in _BOLD_TAGS or bool(style and _BOLD_STYLE.search(style))
+        if bold:
+            self.bold += 1
+        href = element.get("href") if tag == "a" else None
+        if href:
+            self.links.append(self._link_target(href))
+        role = element.get("role")
+        role = role.lower() if role else ""
+        if tag in _STRUCTURE_TAGS or role == "heading":
+            self._open_block(element, tag, role)
+        self.text(element.text)
+        return _Opened(tag, role, bold, bool(href), marked)
+
+    def _link_target(self, href: str) -> str:
+        """`clean_link` of `href`, "" for none; once per page for a link that recurs."""
+        target = self.link_targets.get(href)
+        if target is None:
+            target = self.link_targets[href] = clean_link(href, self.base_url) or ""
+        return target
+
+    def _enter_marks(self, element: etree._Element) -> None:
         if element in self.removed.starts_before:
             self.removing_range += 1
         if element in self.removed.ends_before:
@@ -544,21 +664,9 @@ class _Walker:
             self.in_range = max(0, self.in_range - 1)
         if element in self.marks.inside:
             self.inside += 1
-        if tag == "time" and self.selected:
-            self.times.append(
-                (clean_text("".join(element.itertext())), element.get("datetime", ""))
-            )
-        if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
-            self.bold += 1
-        if tag == "a" and element.get("href"):
-            link = clean_link(element.get("href", ""), self.base_url)
-            self.links.append(link or "")
-        self._open_block(element, tag)
-        self.text(element.text)
-        return True
+        self.selected = self._is_selected()
 
-    def _open_block(self, element: etree._Element, tag: str) -> None:
-        role = element.get("role", "").lower()
+    def _open_block(self, element: etree._Element, tag: str, role: str) -> None:
         if tag == "table":
             self.block_break()
             self.data_tables.append(_is_data_table(element))
@@ -568,28 +676,30 @@ class _Walker:
             self.flush()
             self.row, self.row_links = [], []
             return
-        if tag in ("td", "th") and self.row is not None and self.cell is None:
+        if tag in _CELL_TAGS and self.row is not None and self.cell is None:
             self.cell = []
             return
-        if tag == "br" or tag == "hr" or tag in BLOCK_TAGS or role == "heading":
-            self.block_break()
+        self.block_break()
         if self.cell is not None:
             return
         if tag in HEADING_TAGS:
             self.contexts.append(("h", tag))
         elif role == "heading":
             self.contexts.append(("h", f"aria{element.get('aria-level', '2')}"))
-        elif tag == "li":
-            self.contexts.append(("li", tag))
-        elif tag == "pre":
-            self.contexts.append(("pre", tag))
+        elif tag in _CONTEXT_TAGS:
+            self.contexts.append((_CONTEXT_TAGS[tag], tag))
 
-    def end(self, element: etree._Element, tag: str) -> None:
-        self._close_block(element, tag)
-        if tag in ("b", "strong") or _BOLD_STYLE.search(element.get("style", "")):
+    def end(self, element: etree._Element, opened: _Opened) -> None:
+        if opened.tag in _STRUCTURE_TAGS or opened.role == "heading":
+            self._close_block(opened.tag, opened.role)
+        if opened.bold:
             self.bold -= 1
-        if tag == "a" and element.get("href"):
+        if opened.linked:
             self.links.pop()
+        if opened.marked:
+            self._leave_marks(element)
+
+    def _leave_marks(self, element: etree._Element) -> None:
         if element in self.marks.inside:
             self.inside -= 1
         if element in self.marks.starts_after:
@@ -600,13 +710,14 @@ class _Walker:
             self.removing_range += 1
         if element in self.removed.ends_after:
             self.removing_range = max(0, self.removing_range - 1)
+        self.selected = self._is_selected()
 
-    def _close_block(self, element: etree._Element, tag: str) -> None:
+    def _close_block(self, tag: str, role: str) -> None:
         if tag == "table":
             self.block_break()
             self.data_tables.pop()
             return
-        if tag in ("td", "th") and self.cell is not None and self.row is not None:
+        if tag in _CELL_TAGS and self.cell is not None and self.row is not None:
             self.row.append(clean_text("".join(self.cell)))
             self.cell = None
             return
@@ -616,10 +727,9 @@ class _Walker:
                 links = tuple(dict.fromkeys(link for link in self.row_links if link))
                 self.blocks.append(RawBlock("row", " | ".join(row), links))
             return
-        role = element.get("role", "").lower()
         if tag in BLOCK_TAGS or role == "heading":
             self.block_break()
-        closes_context = tag in HEADING_TAGS or role == "heading" or tag in ("li", "pre")
+        closes_context = tag in _CONTEXT_TAGS or role == "heading"
         if self.cell is None and closes_context and self.contexts:
             self.contexts.pop()
 
@@ -661,18 +771,23 @@ def _numbering_depth(text: str) -> int:
 def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url: str) -> Walked:
     """The blocks of the selected region (`marks`) minus `removed`, in document order."""
     walker = _Walker(marks, removed, base_url)
-    stack: list[tuple[etree._Element, bool]] = [(root, False)]
-    while stack:
-        element, closing = stack.pop()
-        tag = _tag(element)
-        if closing:
-            walker.end(element, tag)
-            walker.text(element.tail)
+    # What `start` returned for each element open around the current one (None: skipped).
+    # iterwalk reports comments and processing instructions as events of their own, so that
+    # their tails are read as before; the HTML parser makes no other kind of node.
+    opened: list[_Opened | None] = []
+    events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, node in events:
+        if event == "start":
+            tag = node.tag
+            started = walker.start(node, tag.lower()) if tag else None
+            if started is None:
+                events.skip_subtree()
+            opened.append(started)
             continue
-        if not tag or not walker.start(element, tag):
-            walker.text(element.tail)
-            continue
-        stack.append((element, True))
-        stack.extend((child, False) for child in reversed(element))
+        if event == "end":
+            started = opened.pop()
+            if started is not None:
+                walker.end(node, started)
+        walker.text(node.tail)  # the end of an element, or a comment or processing instruction
     walker.flush()
     return Walked(blocks=walker.blocks, times=tuple(walker.times))

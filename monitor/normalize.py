@@ -224,7 +224,7 @@ def normalize(
         if text is None:
             raise ExtractionError("unsupported", "PDF pages need the pypdf package")
         kind, body, content_type = "text", text.encode("utf-8"), "text/plain; charset=utf-8"
-    text = _CONTROL_CHARACTERS.sub("", decode(body, content_type).replace("\f", "\n"))
+    text = _without_control_characters(decode(body, content_type).replace("\f", "\n"))
     if kind == "text":
         raw_blocks = plain_text_blocks(text)
         title = ""
@@ -247,7 +247,16 @@ def normalize(
 
 
 # C0 controls other than white space: invisible in a browser, and not allowed in an lxml tree.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+
+
+def _without_control_characters(text: str) -> str:
+    """`text` without `_CONTROL_BYTES`. They are ASCII, so deleting them from its UTF-8 bytes
+    removes exactly them: bytes.translate does that in half the time a regex over the text
+    takes, which counts on a page of a few hundred kilobytes."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    kept = encoded.translate(None, _CONTROL_BYTES)
+    return text if len(kept) == len(encoded) else kept.decode("utf-8", "surrogatepass")
 
 
 def _is_text_title(first: RawBlock) -> bool:
