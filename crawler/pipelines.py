@@ -16,9 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.task import LoopingCall, deferLater
+from scrapy.exceptions import DontCloseSpider
+from twisted.internet.task import LoopingCall
 
 from monitor.config import Target
 from monitor.notify import deliver_pending, digest_crawl, group_mass_edits
@@ -52,6 +53,7 @@ class StorePipeline:
         self.results: list[CheckResult] = []
         # First fetches of changed texts, by target, until their confirming fetch arrives.
         self.unconfirmed: dict[str, Observation] = {}
+        self.confirmations_due: set[str] = set()  # targets whose confirming fetch is not asked yet
         self.pool: ProcessPoolExecutor | None = None  # created on the first page to normalize
 
     @classmethod
@@ -64,6 +66,7 @@ class StorePipeline:
         self.targets = {t.name: t for t in spider.targets}
         spider.results = self.results
         spider.validators = self.store.validators()  # read by the spider's first request
+        self.crawler.signals.connect(self.keep_open, signal=signals.spider_idle)
         self.store.begin_batch()
         self.committer = LoopingCall(self.commit)
         self.committer.start(COMMIT_INTERVAL, now=False)
@@ -89,14 +92,8 @@ class StorePipeline:
                     config.failure_threshold,
                 )  # fmt: skip
             elif not item.confirming and needs_confirmation(self.store, target, observation):
-                from twisted.internet import reactor  # the one Scrapy installed
-
                 self.unconfirmed[item.target] = observation
-                delay = deferLater(reactor, target.confirm_delay, lambda: None)
-                await maybe_deferred_to_future(delay)
-                request = spider.target_request(target, confirming=True)
-                assert isinstance(request, scrapy.Request)
-                self.crawler.engine.crawl(request)
+                self.confirm_later(target)
                 return item
             else:
                 result = record_and_trust(
@@ -110,6 +107,26 @@ class StorePipeline:
         if result.error:
             log.warning("%s: %s", item.target, result.error)
         return item
+
+    def confirm_later(self, target: Target) -> None:
+        """Ask the engine for the confirming fetch `confirm_delay` from now. The item is done
+        meanwhile: Scrapy stops downloading while the items it holds add up to a few
+        megabytes, so items waiting out the delay would hold the whole crawl back."""
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        def crawl() -> None:
+            self.confirmations_due.discard(target.name)
+            request = self.crawler.spider.target_request(target, confirming=True)
+            assert isinstance(request, scrapy.Request)
+            self.crawler.engine.crawl(request)
+
+        self.confirmations_due.add(target.name)
+        reactor.callLater(target.confirm_delay, crawl)
+
+    def keep_open(self) -> None:
+        """Scrapy's spider_idle: the crawl is not over while a confirming fetch is due."""
+        if self.confirmations_due:
+            raise DontCloseSpider
 
     async def observe(self, page: FetchedPage, target: Target) -> Observation:
         """`observe` in the pool when there is a body to read; inline otherwise."""

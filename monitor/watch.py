@@ -172,7 +172,9 @@ def observe(page: FetchedPage, target: Target) -> Observation:
         if not target.render and err.kind in ("empty", "selector-miss"):
             error = with_rendering_hint(error, page.body, page.content_type)
         return Observation(page, error=error, error_kind=err.kind)
-    document.fingerprint  # noqa: B018 - computed where observe runs, it travels with the document
+    # Computed where observe runs (cached on the document), they travel with it.
+    document.fingerprint  # noqa: B018
+    document.word_count  # noqa: B018
     return Observation(
         page,
         document=document,
