@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - zstandard is a dependency; zlib keeps 
 
 ZSTD, ZLIB = "zstd", "zlib"
 DEFAULT_CODEC = ZSTD if zstandard is not None else ZLIB
-ZSTD_LEVEL = 6  # 12 stores keyframes 0.5% smaller at 2.5 times the time
+ZSTD_LEVEL = 3  # zstd's default: half the time of level 6 for blobs 1.5% larger on policy pages
 ZLIB_LEVEL = 9
 ZLIB_WINDOW = 32 * 1024
 
