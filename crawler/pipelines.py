@@ -11,6 +11,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -180,4 +182,26 @@ def normalizing_pool() -> ProcessPoolExecutor:
     they do not inherit the reactor's threads and sockets, nor its memory."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["monitor.watch"])
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=os.cpu_count() or 1,
+        mp_context=context,
+        initializer=exit_with,
+        initargs=(os.getpid(),),
+    )
+
+
+def exit_with(crawl_pid: int) -> None:
+    """A pool worker's initializer: end the worker once the crawl is gone. A crawl killed
+    outright (SIGKILL, the kernel's out-of-memory killer) cannot shut its pool down, and a
+    worker waiting for work would wait forever (it holds the write end of its own task
+    queue), and keep the fork server alive with it."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(crawl_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-crawl", daemon=True).start()

@@ -565,6 +565,26 @@ def _kill_when(process: subprocess.Popen, ready: Callable[[], bool], seconds: fl
     process.wait()
 
 
+def assert_nothing_left_running(store: Path, seconds: float = 10) -> None:
+    """No process of the killed crawl (a pool worker, its fork server) still has the store
+    open once a few seconds have passed."""
+    deadline = time.monotonic() + seconds
+    while (holders := _processes_with_open(store)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert holders == []
+
+
+def _processes_with_open(path: Path) -> list[int]:
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        if fd_dir.parent.name == str(os.getpid()):
+            continue  # the test's own connections
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd).startswith(str(path)) for fd in fd_dir.iterdir()):
+                holders.append(int(fd_dir.parent.name))
+    return holders
+
+
 def _count(store: Path, sql: str, *args: object) -> int:
     with sqlite3.connect(store, timeout=30) as conn:
         return conn.execute(sql, args).fetchone()[0]
@@ -665,6 +685,7 @@ def test_killed_after_the_first_target_is_stored_its_alert_is_sent_once_later(
     crawl = _start_crawl(config)
     _kill_when(crawl, lambda: _count(store, "select count(*) from changes") == 1)
 
+    assert_nothing_left_running(store)
     assert_store_is_whole(store)
     assert _count(store, "select count(*) from deliveries where status = 'pending'") == 1
     assert receiver.messages == []
