@@ -58,8 +58,8 @@ def _snapshots_in_order(doc: dict) -> list[str]:
 def _corpus_pairs(doc: dict) -> list[tuple[str, str]]:
     snaps = _snapshots_in_order(doc)
     pairs = [(p["before"], p["after"]) for p in doc["pairs"]]
-    pairs += list(zip(snaps, snaps[1:]))
-    pairs += list(zip(snaps, snaps[2:]))
+    pairs += list(zip(snaps, snaps[1:], strict=False))
+    pairs += list(zip(snaps, snaps[2:], strict=False))
     if len(snaps) > 3:
         pairs.append((snaps[0], snaps[-1]))
     both_ways = [pair for a, b in pairs for pair in ((a, b), (b, a))]
