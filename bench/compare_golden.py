@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from materiality import DEFAULT_CORPUS, markdown_document  # noqa: E402
 
+from monitor import diff, lexicon  # noqa: E402
 from monitor.diff import compare, format_report, redline_text  # noqa: E402
 from monitor.document import Block, Document, Section  # noqa: E402
 from monitor.variants import block_edits  # noqa: E402
@@ -217,6 +218,14 @@ def record_or_check(args: argparse.Namespace, *, record: bool) -> int:
     return 1 if differing or missing else 0
 
 
+def _clear_caches() -> None:
+    """Forget what earlier compares memoized, as for pages compared for the first time."""
+    for module in (diff, lexicon):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
 def time_compare(args: argparse.Namespace) -> int:
     """compare alone, over the pairs that changed: labelled change pairs, then all pairs."""
     documents, pairs = build_inputs(args.corpus, args.cache)
@@ -234,19 +243,22 @@ def time_compare(args: argparse.Namespace) -> int:
         "all changed golden pairs": pairs,
     }
     for name, chosen in sets.items():
-        timings = []
+        best: dict[tuple[str, str], float] = {}  # per pair, the fastest round: load is noise
         for _ in range(args.repeat):
-            for a, b in chosen:
-                old, new = _fresh(documents, a), _fresh(documents, b)
+            for pair in chosen:
+                old, new = _fresh(documents, pair[0]), _fresh(documents, pair[1])
+                if args.cold:
+                    _clear_caches()
                 start = time.perf_counter()
                 change = compare(old, new)
                 elapsed = time.perf_counter() - start
                 if change.changed:
-                    timings.append(elapsed)
-        timings.sort()
+                    best[pair] = min(elapsed, best.get(pair, elapsed))
+        timings = sorted(best.values())
         p95 = timings[min(len(timings) - 1, int(0.95 * len(timings)))]
         print(
-            f"{name}: {len(timings)} compares, median {statistics.median(timings) * 1000:.2f} ms,"
+            f"{name}: {len(timings)} pairs x {args.repeat},"
+            f" median {statistics.median(timings) * 1000:.2f} ms,"
             f" p95 {p95 * 1000:.2f} ms, mean {statistics.mean(timings) * 1000:.2f} ms,"
             f" max {timings[-1] * 1000:.1f} ms"
         )
@@ -258,7 +270,10 @@ def main() -> int:
     parser.add_argument("action", choices=("record", "check", "time"))
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--repeat", type=int, default=1, help="timing rounds (time only)")
+    parser.add_argument("--cold", action="store_true", help="clear memoized words per compare")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="timing rounds; each pair keeps its fastest"
+    )
     args = parser.parse_args()
     if args.action == "time":
         return time_compare(args)
