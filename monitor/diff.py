@@ -256,7 +256,14 @@ def _is_reference_word(word: str) -> bool:
 
 
 def _block_key(block: Block) -> tuple[str, tuple[str, ...]]:
-    return " ".join(_fold(block.text).split()), block.links
+    return _comparison_text(block.text), block.links
+
+
+@lru_cache(maxsize=1 << 12)
+def _comparison_text(text: str) -> str:
+    """A block's text as compared: folded, whitespace collapsed. Remembered because both
+    versions of a page share most blocks, and alignment asks for each several times."""
+    return " ".join(_fold(text).split())
 
 
 def _fold(text: str) -> str:
