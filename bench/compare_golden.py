@@ -249,6 +249,8 @@ def time_compare(args: argparse.Namespace) -> int:
                 old, new = _fresh(documents, pair[0]), _fresh(documents, pair[1])
                 if args.cold:
                     _clear_caches()
+                if args.known_fingerprints:
+                    old.fingerprint, new.fingerprint  # noqa: B018 - as watch.py has them
                 start = time.perf_counter()
                 change = compare(old, new)
                 elapsed = time.perf_counter() - start
@@ -271,6 +273,11 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--cold", action="store_true", help="clear memoized words per compare")
+    parser.add_argument(
+        "--known-fingerprints",
+        action="store_true",
+        help="compute Document.fingerprint before timing (document.py's cost, not diff.py's)",
+    )
     parser.add_argument(
         "--repeat", type=int, default=1, help="timing rounds; each pair keeps its fastest"
     )
