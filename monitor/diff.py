@@ -44,7 +44,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -165,6 +166,7 @@ class _Token(NamedTuple):
 
 _DIGIT = re.compile(r"\d")
 _LEADING_NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*|[a-z]|[ivxlc]{1,6})[.)]?$", re.I)
+_NUMBER_OR_ENUMERATOR_MARK = re.compile(r"[\d(§]")
 _ENUMERATOR = re.compile(r"^\((?:\d{1,3}|[a-z]|[ivxlc]{1,6})\)[.,;:]?$|^§\s*\d", re.I)
 
 
@@ -199,15 +201,22 @@ def _date_phrases(document: Document) -> tuple[str, ...]:
 def _block_tokens(block: Block, date_phrases: Sequence[str]) -> list[_Token]:
     in_date_line = _is_date_line(block.text, date_phrases)
     words = block.text.split()
-    roles = _word_roles(words)
-    tokens = [
-        _Token(_word_key(word), word + " ", role, in_date_line)
-        for word, role in zip(words, roles, strict=True)
-    ]
+    tokens = list(
+        map(
+            _new_token,
+            zip(map(_word_key, words), [word + " " for word in words], _word_roles(words),
+                repeat(in_date_line)),
+        )
+    )  # fmt: skip
     tokens += [_Token("\x00" + link, f"<{link}> ", "link") for link in block.links]
     if tokens:
         tokens[-1] = tokens[-1]._replace(text=tokens[-1].text[:-1] + "\n")
     return tokens
+
+
+# `_Token` from a (key, text, role, in_date_line) tuple, without the Python-level call of its
+# constructor: a long section has tens of thousands of tokens.
+_new_token = partial(tuple.__new__, _Token)
 
 
 def _word_roles(words: Sequence[str]) -> list[str]:
@@ -216,13 +225,16 @@ def _word_roles(words: Sequence[str]) -> list[str]:
     A cross-reference is a number after a reference word ("Article 15.4", "§ 3"), and the
     numbers listed after it ("Sections 10, 13 and 15").
     """
+    if words and not any(map(_NUMBER_OR_ENUMERATOR_MARK.search, words)):
+        # Without a digit, "(" or "§", only a leading marker ("a.", "iv)") can be a number.
+        first = "number" if _is_leading_marker(words) else "word"
+        return [first, *repeat("word", len(words) - 1)]
     roles: list[str] = []
     for index, word in enumerate(words):
         previous = words[index - 1] if index > 0 else ""
-        is_marker = (
-            index == 0 and len(words) > 1 and bool(_LEADING_NUMBER.match(word))
-            and word.lower() != "a"
-        ) or (word[0] in "(§" and bool(_ENUMERATOR.match(word)))  # fmt: skip
+        is_marker = (index == 0 and _is_leading_marker(words)) or (
+            word[0] in "(§" and bool(_ENUMERATOR.match(word))
+        )
         is_reference = (
             index > 0
             and _is_number(word)
@@ -241,6 +253,12 @@ def _word_roles(words: Sequence[str]) -> list[str]:
     return roles
 
 
+def _is_leading_marker(words: Sequence[str]) -> bool:
+    """The first word is an enumeration marker ("2.1", "b)", "iv."), not a word of its own."""
+    first = words[0]
+    return len(words) > 1 and bool(_LEADING_NUMBER.match(first)) and first.lower() != "a"
+
+
 def _blocks_text(blocks: Sequence[Block]) -> str:
     """The redline text of blocks, as their tokens would join: words, then <link> targets."""
     return "".join(
@@ -256,7 +274,14 @@ def _is_reference_word(word: str) -> bool:
 
 
 def _block_key(block: Block) -> tuple[str, tuple[str, ...]]:
-    return " ".join(_fold(block.text).split()), block.links
+    return _comparison_text(block.text), block.links
+
+
+@lru_cache(maxsize=1 << 12)
+def _comparison_text(text: str) -> str:
+    """A block's text as compared: folded, whitespace collapsed. Remembered because both
+    versions of a page share most blocks, and alignment asks for each several times."""
+    return " ".join(_fold(text).split())
 
 
 def _fold(text: str) -> str:
