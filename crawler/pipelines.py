@@ -30,6 +30,7 @@ from monitor.watch import (
     CheckResult,
     FetchedPage,
     Observation,
+    held,
     needs_confirmation,
     observe,
     observed_again,
@@ -94,7 +95,7 @@ class StorePipeline:
                     config.failure_threshold,
                 )  # fmt: skip
             elif not item.confirming and needs_confirmation(self.store, target, observation):
-                self.unconfirmed[item.target] = observation
+                self.unconfirmed[item.target] = held(observation)
                 self.confirm_later(target)
                 return item
             else:

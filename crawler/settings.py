@@ -12,7 +12,7 @@ ROBOTSTXT_OBEY = True
 # Politeness: policy pages change a few times a year; there is never a reason to hurry a site.
 # The limits are per site (two at a time, DOWNLOAD_DELAY apart, slower if the site slows); the
 # global limit only lets many sites be fetched side by side while each one waits out its delay.
-CONCURRENT_REQUESTS = 128
+CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
 AUTOTHROTTLE_ENABLED = True

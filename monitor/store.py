@@ -393,12 +393,16 @@ class Store:
             data = row["document"].encode("utf-8")
         else:
             data = _unpacked(self.db, "versions", "id", row)
+        document = Document.from_dict(json.loads(data))
+        # The stored fingerprint is the document's (`record` compares texts by it): set as
+        # the cached value, it is not computed again from the whole text.
+        vars(document)["fingerprint"] = row["fingerprint"]
         return StoredVersion(
             id=row["id"],
             target=row["target"],
             created_at=row["created_at"],
             fingerprint=row["fingerprint"],
-            document=Document.from_dict(json.loads(data)),
+            document=document,
         )
 
     # -- raw bodies: every distinct page body fetched, for `policywatch reprocess` ---------

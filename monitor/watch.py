@@ -405,9 +405,18 @@ def observed_again(first: Observation, page: FetchedPage) -> Observation | None:
         and before.error is None
         and (page.status, page.content_type, page.final_url)
         == (before.status, before.content_type, before.final_url)
-        and page.body == before.body
+        and _body_hash(page) == _body_hash(before, first.prepared)
     )
     return replace(first, page=page) if same else None
+
+
+def held(observation: Observation) -> Observation:
+    """The observation as kept while its confirming fetch is awaited: without the page's
+    body when its hash was prepared (`observed_again` and `record_confirmed` need no more),
+    since a crawl may hold many changed pages at once."""
+    if observation.prepared is None:
+        return observation
+    return replace(observation, page=replace(observation.page, body=b""))
 
 
 def record_confirmed(
@@ -437,7 +446,8 @@ def record_confirmed(
         f"the text differed for one fetch only; the confirming fetch {outcome} (nothing recorded)"
     )
     fetched = replace(
-        _fetch_record(target, first.page, error), fingerprint=first.document.fingerprint
+        _fetch_record(target, first.page, error, first.prepared),
+        fingerprint=first.document.fingerprint,
     )
     with store.transaction():
         store.record_fetch(fetched, "transient")
@@ -579,12 +589,18 @@ def _hold_suspect(
     return CheckResult(target.name, "suspect", error=error)
 
 
+def _body_hash(page: FetchedPage, prepared: Prepared | None = None) -> str | None:
+    """The page body's hash: as prepared (`prepare_record`; the body may be gone, `held`),
+    or computed; None without a body."""
+    if prepared is not None:
+        return prepared.body_hash
+    return hashlib.sha256(page.body).hexdigest() if page.body else None
+
+
 def _fetch_record(
     target: Target, page: FetchedPage, error: str | None, prepared: Prepared | None = None
 ) -> FetchRecord:
-    body_hash = None
-    if page.body:
-        body_hash = prepared.body_hash if prepared else hashlib.sha256(page.body).hexdigest()
+    body_hash = _body_hash(page, prepared)
     return FetchRecord(
         target=target.name,
         url=page.url,
