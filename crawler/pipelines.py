@@ -33,8 +33,8 @@ from monitor.watch import (
     held,
     needs_confirmation,
     observe,
+    observe_with_store,
     observed_again,
-    prepare_record,
     record_and_trust,
     record_confirmed,
     record_identical_body,
@@ -140,6 +140,10 @@ class StorePipeline:
         store_path = self.crawler.spider.config.store_path
         work = self.pool.submit(observe_elsewhere, page, target, store_path)
         observation = await asyncio.wrap_future(work)
+        assert self.store is not None
+        if observation.same_region and self.store.trusted_region(target.name) != observation.region:
+            # The target's trusted fetch changed since the worker read it: read the page.
+            observation = await asyncio.wrap_future(self.pool.submit(observe, page, target))
         return replace(observation, page=page)
 
     def commit(self) -> None:
@@ -165,13 +169,13 @@ class StorePipeline:
 
 
 def observe_elsewhere(page: FetchedPage, target: Target, store_path: Path) -> Observation:
-    """`observe` and `prepare_record` in a pool worker, reading the store beside the crawl:
+    """`observe_with_store` in a pool worker, reading the store beside the crawl:
     the reactor thread is left with writing. The observation comes back without the page's
     body, which the crawl already has (a policy page is often several hundred kilobytes)."""
     reader = _readers.get(store_path)
     if reader is None:
         reader = _readers[store_path] = Store(store_path, read_only=True)
-    observation = prepare_record(observe(page, target), target, reader)
+    observation = observe_with_store(page, target, reader)
     return replace(observation, page=replace(page, body=b""))
 
 

@@ -10,6 +10,7 @@ no text raise `ExtractionError` instead, so that no empty version is ever stored
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ from lxml import etree
 from monitor.dates import PageHints, document_dates, guess_language
 from monitor.document import Block, Document, Section
 from monitor.extract import (
+    BLOCK_TAGS,
     RawBlock,
     clean_text,
     find_policy_body,
@@ -322,6 +324,82 @@ def _normalize_html(
         default_day_first=default_day_first,
         warnings=warnings,
     )
+
+
+def region_key(
+    body: bytes,
+    *,
+    content_type: str | None = None,
+    url: str = "",
+    selection: Selection = Selection(),
+) -> str | None:
+    """A hash of everything `normalize` reads from an HTML page when CSS or XPath selectors
+    choose its text: the selected elements' markup, the elements around them (their tags
+    and attributes), what `remove` takes out of them, the page's title, language and date
+    hints. Two pages with the same key give the same document for the same target settings,
+    so a page whose key is its last text's need not be normalized again: the markup outside
+    the policy (scripts, menus, tokens) changes at every fetch, the policy does not.
+
+    None when that does not hold or cannot be told cheaply: no selector, a range, a page that
+    is not HTML or is a bot challenge, a selected element that is not a block of its own (its
+    text could join text outside it) or that sits in a table."""
+    if not selection.select or any(
+        isinstance(s, Range) for s in (*selection.select, *selection.remove)
+    ):
+        return None
+    if sniff_content_kind(body, content_type) != "html":
+        return None
+    try:
+        root = _parse_html(
+            _without_control_characters(decode(body, content_type).replace("\f", "\n"))
+        )
+        if is_challenge_page(root):
+            return None
+        marks, missing = _resolve(root, selection.select)
+        removed, _ = _resolve(root, selection.remove)
+    except ExtractionError:
+        return None
+    regions = list(marks.inside)
+    if not regions:
+        return None
+    if len(regions) > 1:
+        regions.sort(key=_document_position(root))
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode("utf-8") + b"\0")
+
+    hints = _page_hints(root)
+    add(url, root.findtext(".//title"), hints.html_lang, hints.modified, missing)
+    for region in regions:
+        ancestors = list(region.iterancestors())
+        if _tag_name(region) not in BLOCK_TAGS or any(
+            _tag_name(a) in _TABLE_TAGS for a in ancestors
+        ):
+            return None
+        add(*((a.tag, sorted(a.attrib.items())) for a in ancestors))
+        digest.update(etree.tostring(region, with_tail=False))
+    inside = set(regions)
+    tree = root.getroottree()
+    paths = [
+        tree.getpath(element)
+        for element in removed.inside
+        if element in inside or inside.intersection(element.iterancestors())
+    ]
+    add(sorted(paths))
+    return digest.hexdigest()
+
+
+_TABLE_TAGS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "td", "th"})
+
+
+def _tag_name(element: etree._Element) -> str:
+    return element.tag.lower() if isinstance(element.tag, str) else ""
+
+
+def _document_position(root: etree._Element):  # -> Callable[[etree._Element], int]
+    order = {element: index for index, element in enumerate(root.iter())}
+    return order.__getitem__
 
 
 def _parse_html(text: str) -> etree._Element:

@@ -80,6 +80,7 @@ def render_page(
     )
     settings = crawler_settings()
     settings.set("ITEM_PIPELINES", {})
+    settings.set("ROBOTSTXT_KEEP_IN_STORE", False)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PoliciesSpider)
     fetched: list[Any] = []

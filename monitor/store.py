@@ -466,10 +466,23 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def save_trusted_body(self, target: str, key: str | None, version_id: int | None) -> None:
+    def trusted_region(self, target: str) -> str | None:
+        """The region key (see `watch.page_region`) of the target's last trusted fetch, while
+        the version it gave is still the target's newest."""
+        row = self.db.execute(
+            "select trusted_region from targets where name = ? and trusted_version ="
+            " (select max(id) from versions where target = ?)",
+            [target, target],
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_trusted_body(
+        self, target: str, key: str | None, version_id: int | None, region: str | None = None
+    ) -> None:
         self.db.execute(
-            "update targets set trusted_body = ?, trusted_version = ? where name = ?",
-            [key, version_id, target],
+            "update targets set trusted_body = ?, trusted_version = ?, trusted_region = ?"
+            " where name = ?",
+            [key, version_id, region, target],
         )
 
     def latest_version_id(self, target: str) -> int | None:
@@ -1126,6 +1139,11 @@ def _issue8_robots_files(db: sqlite_utils.Database) -> None:
     db["robots_files"].create({"netloc": str, "body": bytes, "fetched_at": str}, pk="netloc")
 
 
+def _issue8_trusted_region(db: sqlite_utils.Database) -> None:
+    """The selected region's key of each target's last trusted fetch (`watch.page_region`)."""
+    db["targets"].add_column("trusted_region", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial_schema", _create_initial_schema),
     ("0002_crawl_claims", _create_claims),
@@ -1136,6 +1154,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0007_issue8_trusted_body", _issue8_trusted_body),
     ("0008_issue8_search_on_demand", _issue8_search_on_demand),
     ("0009_issue8_robots_files", _issue8_robots_files),
+    ("0010_issue8_trusted_region", _issue8_trusted_region),
 ]
 
 

@@ -15,7 +15,7 @@ from monitor.collapse import redirect_problem, suspicion, truncated
 from monitor.config import DEFAULT_FAILURE_THRESHOLD, Destination, Target
 from monitor.diff import Change, compare
 from monitor.document import Document
-from monitor.normalize import ExtractionError, normalize, sniff_content_kind
+from monitor.normalize import ExtractionError, normalize, region_key, sniff_content_kind
 from monitor.notify import (
     AlertMessage,
     change_alert,
@@ -137,6 +137,10 @@ class Observation:
     truncation: str | None = None  # why the body looks cut short, if it does
     comparison: Comparison | None = None  # set by `prepare_record`
     prepared: Prepared | None = None  # set by `prepare_record`
+    region: str | None = None  # the page's region key (`page_region`), when it has one
+    # The region is the target's last trusted one (`observe_with_store`): the text is the
+    # newest version's, and the page was not normalized.
+    same_region: bool = False
 
     @property
     def not_modified(self) -> bool:
@@ -208,6 +212,31 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
     return replace(observation, prepared=prepared, comparison=comparison)
 
 
+def page_region(target: Target, page: FetchedPage) -> str | None:
+    """The key of what the target's selectors choose on the page (`normalize.region_key`)
+    under its settings; None for a failed fetch or when the page has no such key."""
+    if page.error is not None or page.status is None or _http_error(page) or not page.body:
+        return None
+    if redirect_problem(page.url, page.final_url):
+        return None
+    url = page.final_url or page.url
+    key = region_key(page.body, content_type=page.content_type, url=url, selection=target.selection)
+    return key and hashlib.sha256(f"{validator_key(target)}\n{key}".encode()).hexdigest()
+
+
+def observe_with_store(page: FetchedPage, target: Target, reader: Store) -> Observation:
+    """`observe` and `prepare_record`, reading the store beside its writer (a crawl's pool
+    worker): a page whose selected region is the one of the target's last trusted fetch is
+    not normalized at all (`same_region`; `record` then checks that fetch is still the
+    last trusted one)."""
+    region = page_region(target, page)
+    if region is not None and region == reader.trusted_region(target.name):
+        prepared = reader.prepare(target.name, page.body, None)
+        return Observation(page, region=region, same_region=True, prepared=prepared)
+    observation = replace(observe(page, target), region=region)
+    return prepare_record(observation, target, reader)
+
+
 def check_page(
     store: Store,
     target: Target,
@@ -259,7 +288,8 @@ def record_and_trust(
         result = record(store, target, observation, destinations, failure_threshold)
         if result.result in TRUSTED_RESULTS and page.body:
             version_id = store.latest_version_id(target.name)
-            store.save_trusted_body(target.name, body_key(target, page), version_id)
+            key = body_key(target, page)
+            store.save_trusted_body(target.name, key, version_id, observation.region)
     return result
 
 
@@ -288,6 +318,10 @@ def record(
         return CheckResult(target.name, "not-modified")
     error, prepared = observation.error, observation.prepared
     fetched = _fetch_record(target, page, error, prepared)
+    if observation.same_region:
+        if store.trusted_region(target.name) != observation.region:
+            raise ValueError(f"{target.name}: the region read ahead is no longer the trusted one")
+        return _record_unchanged(store, target, page, fetched, destinations, None, prepared)
     if document is None:
         with store.transaction():
             _keep_body(store, page)
