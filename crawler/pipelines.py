@@ -8,6 +8,7 @@ thread only (one writer)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import multiprocessing
 import os
@@ -17,11 +18,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from monitor.config import Target
 from monitor.notify import deliver_pending, digest_crawl, group_mass_edits
@@ -56,7 +57,7 @@ class StorePipeline:
         self.results: list[CheckResult] = []
         # First fetches of changed texts, by target, until their confirming fetch arrives.
         self.unconfirmed: dict[str, Observation] = {}
-        self.confirmations_due: set[str] = set()  # targets whose confirming fetch is not asked yet
+        self.confirmations_due: set[str] = set()  # targets whose confirmation is under way
         self.pool: ProcessPoolExecutor | None = None  # created on the first page to normalize
 
     @classmethod
@@ -112,22 +113,40 @@ class StorePipeline:
         return item
 
     def confirm_later(self, target: Target) -> None:
-        """Ask the engine for the confirming fetch `confirm_delay` from now. The item is done
-        meanwhile: Scrapy stops downloading while the items it holds add up to a few
-        megabytes, so items waiting out the delay would hold the whole crawl back."""
+        """Fetch the page again `confirm_delay` from now, and record what it shows. The item
+        is done meanwhile (Scrapy stops downloading while the items it holds add up to a few
+        megabytes), and the confirming request goes straight to the downloader, with its
+        middlewares and per-site politeness, not behind every request still in the
+        scheduler: the first fetch's observation is held only until then."""
         from twisted.internet import reactor  # the one Scrapy installed
 
-        def crawl() -> None:
-            self.confirmations_due.discard(target.name)
-            request = self.crawler.spider.target_request(target, confirming=True)
-            assert isinstance(request, scrapy.Request)
-            self.crawler.engine.crawl(request)
-
         self.confirmations_due.add(target.name)
-        reactor.callLater(target.confirm_delay, crawl)
+        reactor.callLater(target.confirm_delay, lambda: asyncio.ensure_future(self.confirm(target)))
+
+    async def confirm(self, target: Target) -> None:
+        spider = self.crawler.spider
+        try:
+            request = spider.target_request(target, confirming=True)
+            if isinstance(request, FetchedPage):
+                page = request
+            else:
+                try:
+                    response = await self.crawler.engine.download_async(request)
+                    page = request.callback(response)
+                except Exception as error:  # noqa: BLE001 - the spider's errback says what
+                    failure = Failure(error)
+                    failure.request = request  # type: ignore[attr-defined]
+                    page = request.errback(failure)
+                if inspect.isawaitable(page):
+                    page = await page
+            await self.process_item(page)
+        except Exception:
+            log.exception("%s: the confirming fetch could not be recorded", target.name)
+        finally:
+            self.confirmations_due.discard(target.name)
 
     def keep_open(self) -> None:
-        """Scrapy's spider_idle: the crawl is not over while a confirming fetch is due."""
+        """Scrapy's spider_idle: the crawl is not over while a confirmation is under way."""
         if self.confirmations_due:
             raise DontCloseSpider
 

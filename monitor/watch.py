@@ -470,7 +470,9 @@ def record_confirmed(
         if second.comparison is None and second.document == first.document:
             second = replace(second, comparison=first.comparison)
         return record_and_trust(store, target, second, destinations, failure_threshold)
-    if second.document is None:
+    if second.same_region:  # its region is the current version's (`observe_with_store`)
+        outcome = "showed the current version again"
+    elif second.document is None:
         outcome = f"failed ({second.error})"
     elif second.document.fingerprint == store.latest_fingerprint(target.name):
         outcome = "showed the current version again"
