@@ -12,11 +12,8 @@ import inspect
 import logging
 import multiprocessing
 import os
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -31,10 +28,11 @@ from monitor.watch import (
     CheckResult,
     FetchedPage,
     Observation,
+    exit_with,
     held,
     needs_confirmation,
     observe,
-    observe_with_store,
+    observe_in_worker,
     observed_again,
     record_and_trust,
     record_confirmed,
@@ -157,7 +155,7 @@ class StorePipeline:
         if self.pool is None:
             self.pool = normalizing_pool()
         store_path = self.crawler.spider.config.store_path
-        work = self.pool.submit(observe_elsewhere, page, target, store_path)
+        work = self.pool.submit(observe_in_worker, page, target, store_path)
         observation = await asyncio.wrap_future(work)
         assert self.store is not None
         if observation.same_region and self.store.trusted_region(target.name) != observation.region:
@@ -187,45 +185,14 @@ class StorePipeline:
         self.store.close()
 
 
-def observe_elsewhere(page: FetchedPage, target: Target, store_path: Path) -> Observation:
-    """`observe_with_store` in a pool worker, reading the store beside the crawl:
-    the reactor thread is left with writing. The observation comes back without the page's
-    body, which the crawl already has (a policy page is often several hundred kilobytes)."""
-    reader = _readers.get(store_path)
-    if reader is None:
-        reader = _readers[store_path] = Store(store_path, read_only=True)
-    observation = observe_with_store(page, target, reader)
-    return replace(observation, page=replace(page, body=b""))
-
-
-_readers: dict[Path, Store] = {}  # a pool worker's read-only connection, per store
-
-
 def normalizing_pool() -> ProcessPoolExecutor:
     """One worker per core. Workers are started by a fork server, not forked from the crawl:
-    they do not inherit the reactor's threads and sockets, nor its memory."""
+    they do not inherit the reactor's threads and sockets, nor its memory; they import
+    `monitor.watch` only (not Scrapy), when their first page arrives."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.watch"])
     return ProcessPoolExecutor(
         max_workers=os.cpu_count() or 1,
         mp_context=context,
         initializer=exit_with,
         initargs=(os.getpid(),),
     )
-
-
-def exit_with(crawl_pid: int) -> None:
-    """A pool worker's initializer: end the worker once the crawl is gone. A crawl killed
-    outright (SIGKILL, the kernel's out-of-memory killer) cannot shut its pool down, and a
-    worker waiting for work would wait forever (it holds the write end of its own task
-    queue), and keep the fork server alive with it."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(1)
-            try:
-                os.kill(crawl_pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-crawl", daemon=True).start()

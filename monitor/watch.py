@@ -8,8 +8,12 @@ its alert — lands in one transaction.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from monitor.collapse import redirect_problem, suspicion, truncated
 from monitor.config import DEFAULT_FAILURE_THRESHOLD, Destination, Target
@@ -235,6 +239,38 @@ def observe_with_store(page: FetchedPage, target: Target, reader: Store) -> Obse
         return Observation(page, region=region, same_region=True, prepared=prepared)
     observation = replace(observe(page, target), region=region)
     return prepare_record(observation, target, reader)
+
+
+def observe_in_worker(page: FetchedPage, target: Target, store_path: Path) -> Observation:
+    """`observe_with_store` in a crawl's pool worker, reading the store beside the crawl (one
+    read-only connection per worker and store): the crawl's thread is left with writing. The
+    observation comes back without the page's body, which the crawl already has (a policy
+    page is often several hundred kilobytes)."""
+    reader = _readers.get(store_path)
+    if reader is None:
+        reader = _readers[store_path] = Store(store_path, read_only=True)
+    observation = observe_with_store(page, target, reader)
+    return replace(observation, page=replace(page, body=b""))
+
+
+_readers: dict[Path, Store] = {}  # a pool worker's read-only connection, per store
+
+
+def exit_with(crawl_pid: int) -> None:
+    """A pool worker's initializer: end the worker once the crawl is gone. A crawl killed
+    outright (SIGKILL, the kernel's out-of-memory killer) cannot shut its pool down, and a
+    worker waiting for work would wait forever (it holds the write end of its own task
+    queue), and keep the fork server alive with it."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(crawl_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-crawl", daemon=True).start()
 
 
 def check_page(
