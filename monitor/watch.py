@@ -118,7 +118,7 @@ def conditional_headers(target: Target, validators: Validators | None) -> dict[s
 @dataclass(frozen=True)
 class Comparison:
     """An observed text against the target's newest version, worked out ahead of `record`
-    (`compare_with_newest`, in a pool worker): valid while `previous_id` is still the newest."""
+    (`prepare_record`, in a pool worker): valid while `previous_id` is still the newest."""
 
     previous_id: int
     suspicion: str | None  # collapse.suspicion of the new text against the previous one
