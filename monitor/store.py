@@ -459,18 +459,16 @@ class Store:
     def trusted_body(self, target: str) -> str | None:
         """The body key (see `watch.body_key`) of the target's last trusted fetch, while the
         version it gave is still the target's newest."""
-        row = self.db.execute(
-            "select trusted_body from targets where name = ? and trusted_version ="
-            " (select max(id) from versions where target = ?)",
-            [target, target],
-        ).fetchone()
-        return row[0] if row else None
+        return self._trusted("trusted_body", target)
 
     def trusted_region(self, target: str) -> str | None:
         """The region key (see `watch.page_region`) of the target's last trusted fetch, while
         the version it gave is still the target's newest."""
+        return self._trusted("trusted_region", target)
+
+    def _trusted(self, column: str, target: str) -> str | None:
         row = self.db.execute(
-            "select trusted_region from targets where name = ? and trusted_version ="
+            f"select {column} from targets where name = ? and trusted_version ="
             " (select max(id) from versions where target = ?)",
             [target, target],
         ).fetchone()
