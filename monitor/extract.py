@@ -77,7 +77,7 @@ _HIDDEN_STYLE = _AnyCasePattern(r"display\s*:\s*none|visibility\s*:\s*hidden")
 _BOLD_STYLE = _AnyCasePattern(r"font-weight\s*:\s*(?:bold|[6-9]00)")
 
 
-def _tag(element: etree._Element) -> str:
+def tag_name(element: etree._Element) -> str:
     tag = element.tag
     return tag.lower() if isinstance(tag, str) else ""
 
@@ -142,7 +142,7 @@ def _is_consent_banner(element: etree._Element, markers: str) -> bool:
     role = element.get("role", "").lower()
     if role in ("dialog", "alertdialog") or element.get("aria-modal") == "true":
         return True
-    if _tag(element) == "button":
+    if tag_name(element) == "button":
         return True
     if element.find(".//input") is not None:
         return True  # consent choices: a preference centre, however long its descriptions
@@ -189,7 +189,7 @@ def strip_furniture(
     stack = list(reversed(root))
     while stack:
         element = stack.pop()
-        tag = _tag(element)
+        tag = tag_name(element)
         if not tag:
             doomed.append(element)
             continue
@@ -224,7 +224,7 @@ def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
     if tag in _FURNITURE_TAGS or (role and role.lower() in _FURNITURE_ROLES):
         return True
     if tag in ("header", "footer"):
-        if any(_tag(a) in ("main", "article") for a in element.iterancestors()):
+        if any(tag_name(a) in ("main", "article") for a in element.iterancestors()):
             return False
         return not (tag == "header" and _is_document_header(element))
     return bool(markers) and tag not in ("main", "article") and _FURNITURE_MARKER.search(markers)
@@ -239,7 +239,8 @@ def _is_document_header(header: etree._Element) -> bool:
     if not any("".join(h.itertext()).strip() for h in header.iter("h1")):
         return False
     if any(
-        _tag(e) in _FURNITURE_TAGS or (e.get("role") or "") == "navigation" for e in header.iter()
+        tag_name(e) in _FURNITURE_TAGS or (e.get("role") or "") == "navigation"
+        for e in header.iter()
     ):
         return False
     return sum(_is_navigation_link(a) for a in header.iter("a")) <= 1
@@ -262,7 +263,7 @@ def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
     """Characters of text and of navigation-link text under every element, in one pass."""
     stats: dict[etree._Element, _TextStats] = {}
     for element in _post_order(root):
-        tag, text = _tag(element), element.text
+        tag, text = tag_name(element), element.text
         own = _TextStats(len(text.strip()) if text and tag else 0)
         for child in element:
             child_stats = stats.get(child)
@@ -312,7 +313,7 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
         return None
     node = body
     while True:
-        children = [child for child in node if _tag(child)]
+        children = [child for child in node if tag_name(child)]
         best = max(children, key=prose, default=None)
         if best is None or prose(best) < dominance * total:
             break

@@ -28,6 +28,7 @@ from monitor.extract import (
     find_policy_body,
     is_challenge_page,
     strip_furniture,
+    tag_name,
     walk_blocks,
 )
 from monitor.plaintext import MARKDOWN_TITLE_KEY, pdf_text, plain_text_blocks
@@ -226,7 +227,7 @@ def normalize(
         if text is None:
             raise ExtractionError("unsupported", "PDF pages need the pypdf package")
         kind, body, content_type = "text", text.encode("utf-8"), "text/plain; charset=utf-8"
-    text = _without_control_characters(decode(body, content_type).replace("\f", "\n"))
+    text = page_text(body, content_type)
     if kind == "text":
         raw_blocks = plain_text_blocks(text)
         title = ""
@@ -250,6 +251,12 @@ def normalize(
 
 # C0 controls other than white space: invisible in a browser, and not allowed in an lxml tree.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+
+
+def page_text(body: bytes, content_type: str | None) -> str:
+    """The page decoded, as the parser reads it: form feeds as line breaks, control
+    characters gone."""
+    return _without_control_characters(decode(body, content_type).replace("\f", "\n"))
 
 
 def _without_control_characters(text: str) -> str:
@@ -350,9 +357,7 @@ def region_key(
     if sniff_content_kind(body, content_type) != "html":
         return None
     try:
-        root = _parse_html(
-            _without_control_characters(decode(body, content_type).replace("\f", "\n"))
-        )
+        root = _parse_html(page_text(body, content_type))
         if is_challenge_page(root):
             return None
         marks, missing = _resolve(root, selection.select)
@@ -373,9 +378,7 @@ def region_key(
     add(url, root.findtext(".//title"), hints.html_lang, hints.modified, missing)
     for region in regions:
         ancestors = list(region.iterancestors())
-        if _tag_name(region) not in BLOCK_TAGS or any(
-            _tag_name(a) in _TABLE_TAGS for a in ancestors
-        ):
+        if tag_name(region) not in BLOCK_TAGS or any(tag_name(a) in _TABLE_TAGS for a in ancestors):
             return None
         add(*((a.tag, sorted(a.attrib.items())) for a in ancestors))
         digest.update(etree.tostring(region, with_tail=False))
@@ -391,10 +394,6 @@ def region_key(
 
 
 _TABLE_TAGS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "td", "th"})
-
-
-def _tag_name(element: etree._Element) -> str:
-    return element.tag.lower() if isinstance(element.tag, str) else ""
 
 
 def _document_position(root: etree._Element):  # -> Callable[[etree._Element], int]
