@@ -56,7 +56,7 @@ class StorePipeline:
         # First fetches of changed texts, by target, until their confirming fetch arrives.
         self.unconfirmed: dict[str, Observation] = {}
         self.confirmations_due: set[str] = set()  # targets whose confirmation is under way
-        self.pool: ProcessPoolExecutor | None = None  # created on the first page to normalize
+        self.pool: ProcessPoolExecutor | None = None  # created when a page is first read
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -72,6 +72,10 @@ class StorePipeline:
         self.store.begin_batch()
         self.committer = LoopingCall(self.commit)
         self.committer.start(COMMIT_INTERVAL, now=False)
+        if set(self.targets) - self.store.trusted_targets():
+            # A target seen for the first time will be read in full: the workers start (and
+            # import what they need) while the first pages download, not after.
+            self.pool = normalizing_pool(started=True)
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         """Record a fetched page. A body identical to the last trusted one is recorded as
@@ -185,14 +189,18 @@ class StorePipeline:
         self.store.close()
 
 
-def normalizing_pool() -> ProcessPoolExecutor:
+def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
     """One worker per core. Workers are started by a fork server, not forked from the crawl:
     they do not inherit the reactor's threads and sockets, nor its memory; they import
-    `monitor.watch` only (not Scrapy), when their first page arrives."""
+    `monitor.watch` only (not Scrapy), when their first task arrives, or now if `started`."""
     context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(
-        max_workers=os.cpu_count() or 1,
+    workers = os.cpu_count() or 1
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
         mp_context=context,
         initializer=exit_with,
         initargs=(os.getpid(),),
     )
+    for _ in range(workers if started else 0):
+        pool.submit(os.getpid)  # a worker starts per task while none is idle
+    return pool

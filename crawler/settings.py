@@ -38,12 +38,17 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RetryAfterMiddleware": 560,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.HeadMetaRefreshMiddleware": 580,
 }
 
 # Every target is fetched each run; a policy page is never "already seen".
 HTTPCACHE_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 starts, by default, an HTTP server on localhost that runs the Python code sent to
+# it (with a token written to a file in the user's profile). A crawl needs none of that.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "WARNING"
 
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}

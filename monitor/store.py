@@ -474,6 +474,11 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    def trusted_targets(self) -> set[str]:
+        """The targets with a trusted fetch on record: a page of any other is read in full."""
+        rows = self.db.execute("select name from targets where trusted_version is not null")
+        return {row[0] for row in rows}
+
     def save_trusted_body(
         self, target: str, key: str | None, version_id: int | None, region: str | None = None
     ) -> None:

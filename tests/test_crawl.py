@@ -149,6 +149,37 @@ def test_crawl_of_named_targets_only(tmp_path, page_server):
     assert page_server.requests.count("/b") == 1 and "/a" not in page_server.requests
 
 
+def test_meta_refresh_is_followed_from_a_long_page_and_only_from_its_head(tmp_path, page_server):
+    """A long page (more than the 16 KB the crawler reads a refresh from) that sends the
+    reader on with a meta refresh in its head is followed; one whose refresh comes only after
+    the first 4,096 characters is not (Scrapy's rule), and is read as it is."""
+    padding = "<!-- " + "x" * 40_000 + " -->"
+    moved = page_server.set(
+        "/moved",
+        f"<html><head><meta http-equiv='refresh' content='0; url=/privacy'></head>"
+        f"<body>{padding}<p>Redirecting.</p></body></html>",
+    )
+    late = page_server.set(
+        "/late",
+        seed_page().replace(
+            "</body>", f"{padding}<meta http-equiv='refresh' content='0; url=/other'></body>"
+        ),
+    )
+    page_server.set("/privacy", seed_page())
+    config = write_config(tmp_path, [("moved", moved), ("late", late)], [])
+
+    result = policywatch("crawl", "--config", str(config))
+
+    assert result.returncode == 0, result.stderr
+    assert "/privacy" in page_server.requests and "/other" not in page_server.requests
+    db = sqlite_utils.Database(tmp_path / "store.db")
+    fetches = {r["target"]: r for r in db["fetches"].rows}
+    assert fetches["moved"]["final_url"] == page_server.base + "/privacy"
+    assert fetches["late"]["final_url"] == late
+    texts = {r["target"]: r["text"] for r in db["versions"].rows}
+    assert texts["moved"] == texts["late"] and "Redirecting" not in texts["moved"]
+
+
 def test_scrapy_crawl_policies_does_the_same_job(tmp_path, page_server, json_receiver):
     url = page_server.set("/privacy", seed_page())
     config = write_config(tmp_path, [(NAME, url)], [json_receiver.url])

@@ -1,0 +1,41 @@
+"""Documents cross process boundaries (a crawl's pool workers, a cluster's workers) intact."""
+
+from __future__ import annotations
+
+import pickle
+
+from monitor.document import Block, DateMention, Document, Section
+from monitor.normalize import Selection, normalize
+
+
+def test_a_pickled_document_comes_back_equal_with_its_text_and_fingerprint(corpus, manifest):
+    entry = manifest[0]
+    page = sorted((corpus / entry["id"]).glob("*.html"))[0]
+    selection = Selection.from_config(entry["select"], entry["remove"])
+    document = normalize(page.read_bytes(), content_type="text/html", selection=selection)
+    assert len(document.sections) > 1
+
+    copy = pickle.loads(pickle.dumps(document))
+
+    assert copy == document
+    assert copy.text == document.text and copy.fingerprint == document.fingerprint
+    assert [s.blocks for s in copy.sections] == [s.blocks for s in document.sections]
+
+
+def test_every_field_of_blocks_and_sections_survives_pickling():
+    document = Document(
+        title="Terms",
+        sections=(
+            Section("", 0, (Block("Intro", "p"),)),
+            Section("Data", 2, (Block("We keep [it](x)", "li", ("https://a.example/",)),), "2.1"),
+        ),
+        language="en",
+        last_updated=DateMention("2026-01-02", "Last updated 2 January 2026"),
+    )
+
+    copy = pickle.loads(pickle.dumps(document))
+
+    assert copy == document
+    assert copy.sections[1].number == "2.1" and copy.sections[1].level == 2
+    assert copy.sections[1].blocks[0].links == ("https://a.example/",)
+    assert copy.sections[1].blocks[0].kind == "li"
