@@ -305,7 +305,8 @@ def record_identical_body(
     settings give the same document, so the page is not normalized again. None otherwise."""
     if page.error is not None or _http_error(page) or page.status is None or not page.body:
         return None
-    if store.trusted_body(target.name) != body_key(target, page):
+    trusted = store.trusted_body(target.name)
+    if trusted is None or trusted != body_key(target, page):  # no trusted body: no hashing
         return None
     return _record_unchanged(store, target, page, _fetch_record(target, page, None), destinations)
 
