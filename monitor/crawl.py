@@ -8,6 +8,7 @@ tests) run `policywatch crawl` as a child process each time.
 from __future__ import annotations
 
 import ctypes
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -83,6 +84,7 @@ def run_crawl(
         )
     try:
         keep_large_buffers_apart()
+        collect_cycles_less_often()
         process = CrawlerProcess(crawler_settings())
         crawler = process.create_crawler(PoliciesSpider)
         process.crawl(crawler, config=config, targets=claimed, progress=on_result)
@@ -115,6 +117,14 @@ def keep_large_buffers_apart() -> None:
 
 
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
+
+
+def collect_cycles_less_often() -> None:
+    """Run Python's cycle collector after every 10,000 new objects rather than 700. Twisted
+    and Scrapy make a few hundred objects per request, nearly all freed by reference counts:
+    at the default, the collector took nearly a fifth of a crawl's own thread (1.5 s of 8 s for
+    1,000 new pages; 0.3 s with this). Garbage cycles wait a little longer."""
+    gc.set_threshold(10_000, 10, 10)
 
 
 def result_detail(result: CheckResult) -> str:
