@@ -247,7 +247,7 @@ def _is_document_header(header: etree._Element) -> bool:
     return sum(_is_navigation_link(a) for a in header.iter("a")) <= 1
 
 
-@dataclass
+@dataclass(slots=True)  # one is made per element
 class _TextStats:
     text: int = 0
     link: int = 0
@@ -261,35 +261,28 @@ def _is_navigation_link(element: etree._Element) -> bool:
 
 
 def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
-    """Characters of text and of navigation-link text under every element, in one pass."""
+    """Characters of text and of navigation-link text under every element, in one pass: an
+    element's own text when it opens, its children's counts and tails as they close."""
     stats: dict[etree._Element, _TextStats] = {}
-    for element in _post_order(root):
-        tag, text = tag_name(element), element.text
-        own = _TextStats(len(text.strip()) if text and tag else 0)
-        for child in element:
-            child_stats = stats.get(child)
-            if child_stats:
-                own.text += child_stats.text
-                own.link += child_stats.link
-                own.links += child_stats.links
-            tail = child.tail
-            if tail:
-                own.text += len(tail.strip())
-        if tag == "a" and _is_navigation_link(element):
-            own.link, own.links = own.text, own.links + 1
-        stats[element] = own
+    open_elements: list[_TextStats] = []  # the counts of the elements around the current one
+    for event, node in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
+        if event == "start":
+            text = node.text
+            open_elements.append(_TextStats(len(text.strip()) if text and tag_name(node) else 0))
+            continue
+        if event == "end":
+            own = stats[node] = open_elements.pop()
+            if tag_name(node) == "a" and _is_navigation_link(node):
+                own.link, own.links = own.text, own.links + 1
+            if open_elements:
+                parent = open_elements[-1]
+                parent.text += own.text
+                parent.link += own.link
+                parent.links += own.links
+        tail = node.tail
+        if tail and open_elements:  # a comment's or a closed element's, read by its parent
+            open_elements[-1].text += len(tail.strip())
     return stats
-
-
-def _post_order(root: etree._Element) -> list[etree._Element]:
-    order: list[etree._Element] = []
-    stack = [root]
-    while stack:
-        element = stack.pop()
-        order.append(element)
-        stack.extend(element)
-    order.reverse()
-    return order
 
 
 def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._Element | None:
@@ -483,8 +476,7 @@ def clean_link(href: str, base_url: str) -> str | None:
 # --- blocks -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RawBlock:
+class RawBlock(NamedTuple):  # a tuple: a page makes hundreds, a frozen dataclass costs more
     """A block before sections exist; headings carry a `key` that ranks their level."""
 
     kind: str  # "h", "p", "li", "row", "pre"
