@@ -81,8 +81,17 @@ _FOLD_TABLE = _FoldTable()
 
 
 def _fold(text: str) -> str:
-    """Lower-case, accents off, one character per character (positions stay valid)."""
-    return text.translate(_FOLD_TABLE)
+    """Lower-case, accents off, one character per character (positions stay valid).
+
+    str.translate reads an ASCII text through a cache of its own, many times faster than it
+    reads any other: a text with a few accents or curly quotes is translated by runs, its
+    ASCII runs that fast."""
+    if text.isascii():
+        return text.translate(_FOLD_TABLE)
+    return "".join([run.translate(_FOLD_TABLE) for run in _ASCII_OR_NOT.findall(text)])
+
+
+_ASCII_OR_NOT = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
 
 
 # --- month names -------------------------------------------------------------------------
@@ -421,6 +430,19 @@ def _find_labels(folded: str) -> list[_Label]:
     return labels
 
 
+_WORD_CHARACTER = re.compile(r"\w")
+
+
+def _opening_label(folded: str) -> _Label | None:
+    """The label that opens the line (`_opens_line`), if one does: the only one of
+    `_find_labels` that can, since every label starts with a word character. Looking for it
+    alone spares scanning the whole line, which a line without a date needs no other label of.
+    """
+    first_word = _WORD_CHARACTER.search(folded)
+    match = first_word and _LABEL_PATTERN.match(folded, first_word.start())
+    return _Label(match.lastgroup or "", match.start(), match.end()) if match else None
+
+
 def _sentence_bounds(folded: str, position: int) -> tuple[int, int]:
     """The sentence around `position`: between sentence ends (., !, ? or ; and a space)."""
     ends = [m.end() for m in re.finditer(r"[.!?;]\s+", folded)]
@@ -461,15 +483,18 @@ def _statements(lines: Sequence[str]) -> tuple[list[_Statement], list[_DateExpre
             heading_kind = None
             continue
         folded = _fold(line)
-        labels = _find_labels(folded)
         dates = _find_dates(folded) if _YEAR_HINT.search(line) else []
         every_date.extend(dates)
         governing = {heading_kind} if heading_kind else set()
         heading_kind = None
-        run_in = [label for label in labels if _is_label_only(folded, label)]
-        if run_in and not dates and len(folded) < _HEADING_LENGTH:
-            heading_kind = run_in[0].kind
+        if not dates:
+            # Only a run-in label matters here, for the next line: it opens the line.
+            opening = _opening_label(folded) if len(folded) < _HEADING_LENGTH else None
+            if opening is not None and _is_label_only(folded, opening):
+                heading_kind = opening.kind
             continue
+        labels = _find_labels(folded)
+        run_in = [label for label in labels if _is_label_only(folded, label)]
         governing |= {label.kind for label in run_in}
         used_governing = False
         for date in dates:
@@ -610,16 +635,15 @@ def _dangling_label_fallback(
             continue
         folded = _fold(line)
         next_line = lines[index + 1] if index + 1 < len(lines) else ""
-        for label in _find_labels(folded):
-            dangling = _opens_line(folded, label) and not re.search(r"\w", folded[label.end :])
-            if not dangling or _YEAR_HINT.search(next_line):
-                continue
-            phrase = line.strip()[:200]
-            timed = _time_value(hints, f"{line} {next_line}")
-            if timed:
-                return label.kind, DateMention(timed, phrase, "time")
-            for source, value in _metadata_dates(hints):
-                return label.kind, DateMention(value, phrase, source)
+        label = _opening_label(folded)  # dangling: it opens the line, and nothing follows it
+        if label is None or re.search(r"\w", folded[label.end :]) or _YEAR_HINT.search(next_line):
+            continue
+        phrase = line.strip()[:200]
+        timed = _time_value(hints, f"{line} {next_line}")
+        if timed:
+            return label.kind, DateMention(timed, phrase, "time")
+        for source, value in _metadata_dates(hints):
+            return label.kind, DateMention(value, phrase, source)
     return None
 
 

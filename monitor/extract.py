@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -84,9 +85,7 @@ def tag_name(element: etree._Element) -> str:
 
 def _markers(element: etree._Element) -> str:
     return " ".join(
-        value
-        for value in (element.get("id"), element.get("class"), element.get("aria-label"))
-        if value
+        filter(None, (element.get("id"), element.get("class"), element.get("aria-label")))
     )
 
 
@@ -103,6 +102,9 @@ def _drop(element: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + tail
     parent.remove(element)
+
+
+_HIDING_ATTRIBUTES = frozenset({"style", "hidden", "aria-hidden"})  # what `_is_hidden` reads
 
 
 def _is_hidden(element: etree._Element) -> bool:
@@ -186,31 +188,30 @@ def strip_furniture(
             page_length.append(_text_length(root))
         return _text_length(element) > 0.5 * page_length[0]
 
-    stack = list(reversed(root))
-    while stack:
-        element = stack.pop()
+    # Every node below the root in document order, but those under one already doomed.
+    events = etree.iterwalk(root, events=("start", "comment", "pi"))
+    for _, element in events:
+        if element is root:
+            continue
         tag = tag_name(element)
         if not tag:
             doomed.append(element)
             continue
-        if tag not in _FURNITURE_CANDIDATE_TAGS and not element.keys():
-            # Without attributes, only its tag could make an element furniture: not this one.
-            stack.extend(reversed(element))
-            continue
+        attributes = element.keys()
+        if tag not in _FURNITURE_CANDIDATE_TAGS and not attributes:
+            continue  # without attributes, only its tag could make an element furniture
         if element in keep:
-            stack.extend(reversed(element))
             continue
         markers = _markers(element)
         if (
             tag in _ALWAYS_DROPPED_TAGS
-            or _is_hidden(element)
+            or (not _HIDING_ATTRIBUTES.isdisjoint(attributes) and _is_hidden(element))
             or (tag == "button" and not _is_disclosure_toggle(element))
             or (markers and _is_consent_banner(element, markers))
             or (auto and _is_page_furniture(element, tag, markers) and not holds_most_text(element))
         ):
             doomed.append(element)
-            continue
-        stack.extend(reversed(element))
+            events.skip_subtree()
     for element in doomed:
         _drop(element)
 
@@ -246,7 +247,7 @@ def _is_document_header(header: etree._Element) -> bool:
     return sum(_is_navigation_link(a) for a in header.iter("a")) <= 1
 
 
-@dataclass
+@dataclass(slots=True)  # one is made per element
 class _TextStats:
     text: int = 0
     link: int = 0
@@ -260,35 +261,28 @@ def _is_navigation_link(element: etree._Element) -> bool:
 
 
 def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
-    """Characters of text and of navigation-link text under every element, in one pass."""
+    """Characters of text and of navigation-link text under every element, in one pass: an
+    element's own text when it opens, its children's counts and tails as they close."""
     stats: dict[etree._Element, _TextStats] = {}
-    for element in _post_order(root):
-        tag, text = tag_name(element), element.text
-        own = _TextStats(len(text.strip()) if text and tag else 0)
-        for child in element:
-            child_stats = stats.get(child)
-            if child_stats:
-                own.text += child_stats.text
-                own.link += child_stats.link
-                own.links += child_stats.links
-            tail = child.tail
-            if tail:
-                own.text += len(tail.strip())
-        if tag == "a" and _is_navigation_link(element):
-            own.link, own.links = own.text, own.links + 1
-        stats[element] = own
+    open_elements: list[_TextStats] = []  # the counts of the elements around the current one
+    for event, node in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
+        if event == "start":
+            text = node.text
+            open_elements.append(_TextStats(len(text.strip()) if text and tag_name(node) else 0))
+            continue
+        if event == "end":
+            own = stats[node] = open_elements.pop()
+            if tag_name(node) == "a" and _is_navigation_link(node):
+                own.link, own.links = own.text, own.links + 1
+            if open_elements:
+                parent = open_elements[-1]
+                parent.text += own.text
+                parent.link += own.link
+                parent.links += own.links
+        tail = node.tail
+        if tail and open_elements:  # a comment's or a closed element's, read by its parent
+            open_elements[-1].text += len(tail.strip())
     return stats
-
-
-def _post_order(root: etree._Element) -> list[etree._Element]:
-    order: list[etree._Element] = []
-    stack = [root]
-    while stack:
-        element = stack.pop()
-        order.append(element)
-        stack.extend(element)
-    order.reverse()
-    return order
 
 
 def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._Element | None:
@@ -344,25 +338,31 @@ _CHALLENGE_MARKUP = re.compile(
 
 
 _CHALLENGE_MAX_WORDS = 300
-_ALL_TEXT = etree.XPath(".//text()", smart_strings=False)
-_CODE_TEXT = etree.XPath(".//script//text() | .//style//text()", smart_strings=False)
-_VISIBLE_TEXT = etree.XPath(
-    ".//text()[not(ancestor::script or ancestor::style)]", smart_strings=False
-)
+_CODE_TAGS = ("script", "style")
+
+
+def _visible_texts(root: etree._Element) -> Iterator[str]:
+    """The text nodes under `root` (a page's <body>) outside scripts and styles, in document
+    order: those of the XPath `.//text()[not(ancestor::script or ancestor::style)]`, read
+    lazily. A caller that needs only the first few hundred words of a page stops early, and
+    the page's code (often the most of its bytes) is skipped, not read."""
+    nodes = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, node in nodes:
+        if event == "start":
+            if node.tag in _CODE_TAGS:
+                nodes.skip_subtree()
+            elif isinstance(node.tag, str) and node.text is not None:
+                yield node.text  # not an entity's, which is no text node
+        elif node is not root and node.tail is not None:
+            yield node.tail  # at the end of an element, or a comment or processing instruction
 
 
 def _has_more_words(element: etree._Element, limit: int) -> bool:
-    """Whether the text of `element` outside scripts and styles has more than `limit` words.
-
-    Counted as all its words less those of its code, stopping as soon as the answer is known:
-    a policy page settles it early, and testing every text node for a script ancestor (as
-    `_VISIBLE_TEXT` does) costs more than the whole count.
-    """
-    budget = limit + sum(len(text.split()) for text in _CODE_TEXT(element))
+    """Whether the text of `element` outside scripts and styles has more than `limit` words."""
     words = 0
-    for text in _ALL_TEXT(element):
+    for text in _visible_texts(element):
         words += len(text.split())
-        if words > budget:
+        if words > limit:
             return True
     return False
 
@@ -376,7 +376,7 @@ def is_challenge_page(root: etree._Element) -> bool:
     body = root.find("body")
     if body is not None and _has_more_words(body, _CHALLENGE_MAX_WORDS):
         return False
-    visible = " ".join(_VISIBLE_TEXT(body)) if body is not None else ""
+    visible = " ".join(_visible_texts(body)) if body is not None else ""
     words = len(visible.split())
     title = root.findtext(".//title") or ""
     if _CHALLENGE_PHRASE.search(title) or _CHALLENGE_PHRASE.search(visible):
@@ -476,8 +476,7 @@ def clean_link(href: str, base_url: str) -> str | None:
 # --- blocks -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RawBlock:
+class RawBlock(NamedTuple):  # a tuple: a page makes hundreds, a frozen dataclass costs more
     """A block before sections exist; headings carry a `key` that ranks their level."""
 
     kind: str  # "h", "p", "li", "row", "pre"
@@ -493,7 +492,7 @@ class Walked:
     times: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)  # one is made per block
 class _Buffer:
     pieces: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
@@ -596,7 +595,7 @@ class _Walker:
         text = clean_text("".join(buffer.pieces))
         if not text:
             return
-        links = tuple(dict.fromkeys(link for link in buffer.links if link))
+        links = _distinct_links(buffer.links)
         kind, tag = self.contexts[-1] if self.contexts else ("p", "")
         if kind == "pre":
             text = "\n".join(
@@ -725,7 +724,7 @@ class _Walker:
         if tag == "tr" and self.row is not None and self.cell is None:
             row, self.row = self.row, None
             if any(row):
-                links = tuple(dict.fromkeys(link for link in self.row_links if link))
+                links = _distinct_links(self.row_links)
                 self.blocks.append(RawBlock("row", " | ".join(row), links))
             return
         if tag in BLOCK_TAGS or role == "heading":
@@ -733,6 +732,13 @@ class _Walker:
         closes_context = tag in _CONTEXT_TAGS or role == "heading"
         if self.cell is None and closes_context and self.contexts:
             self.contexts.pop()
+
+
+def _distinct_links(links: list[str]) -> tuple[str, ...]:
+    """The links in order, each once, without the empty ones ("" for a link to nowhere)."""
+    if not links:  # most blocks: no need to build a dict
+        return ()
+    return tuple(dict.fromkeys(link for link in links if link))
 
 
 def _aria_level(tag: str) -> int:

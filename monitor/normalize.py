@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from cssselect import GenericTranslator, SelectorError
 from lxml import etree
@@ -219,34 +220,144 @@ def normalize(
     default_day_first: bool | None = None,
 ) -> Document:
     """The canonical Document of a page; raises ExtractionError when it gives no policy text."""
-    kind = sniff_content_kind(body, content_type)
-    if kind in ("binary", "unsupported"):
-        raise ExtractionError(kind, f"content of type {content_type or 'unknown'} is not a text")
-    if kind == "pdf":
-        text = pdf_text(body)
-        if text is None:
-            raise ExtractionError("unsupported", "PDF pages need the pypdf package")
-        kind, body, content_type = "text", text.encode("utf-8"), "text/plain; charset=utf-8"
-    text = page_text(body, content_type)
-    if kind == "text":
-        raw_blocks = plain_text_blocks(text)
-        title = ""
-        if raw_blocks and _is_text_title(raw_blocks[0]):
-            title, raw_blocks = raw_blocks[0].text, raw_blocks[1:]
-        return _assemble(
-            raw_blocks,
-            title=title,
-            hints=PageHints(),
+    reading = PageReading(body, content_type=content_type, url=url, selection=selection)
+    return reading.document(default_language=default_language, default_day_first=default_day_first)
+
+
+def region_key(
+    body: bytes,
+    *,
+    content_type: str | None = None,
+    url: str = "",
+    selection: Selection = Selection(),
+) -> str | None:
+    """The page's `PageReading.region_key`."""
+    reading = PageReading(body, content_type=content_type, url=url, selection=selection)
+    return reading.region_key()
+
+
+class PageReading:
+    """One page, read with one target's URL and selection, for its region key and its
+    document. A crawl's worker needs the key first and the document only when the key is new;
+    both read the same HTML tree, so it is parsed once for the two.
+
+    `region_key` only reads the tree; `document` strips it in place, so it takes the tree and
+    a later call parses the page again."""
+
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        content_type: str | None = None,
+        url: str = "",
+        selection: Selection = Selection(),
+    ):
+        self.body = body
+        self.content_type = content_type
+        self.url = url
+        self.selection = selection
+        self._html: _ParsedHtml | None = None
+
+    @cached_property
+    def kind(self) -> str:
+        return sniff_content_kind(self.body, self.content_type)
+
+    def _parsed_html(self) -> _ParsedHtml:
+        if self._html is None:
+            self._html = _ParsedHtml(_parse_html(page_text(self.body, self.content_type)))
+        return self._html
+
+    def _take_parsed_html(self) -> _ParsedHtml:
+        html, self._html = self._parsed_html(), None
+        return html
+
+    def document(
+        self, *, default_language: str | None = None, default_day_first: bool | None = None
+    ) -> Document:
+        """The canonical Document of the page; raises ExtractionError when it gives no policy
+        text."""
+        kind, body, content_type = self.kind, self.body, self.content_type
+        if kind in ("binary", "unsupported"):
+            raise ExtractionError(
+                kind, f"content of type {content_type or 'unknown'} is not a text"
+            )
+        if kind == "pdf":
+            text = pdf_text(body)
+            if text is None:
+                raise ExtractionError("unsupported", "PDF pages need the pypdf package")
+            kind, body, content_type = "text", text.encode("utf-8"), "text/plain; charset=utf-8"
+        if kind == "text":
+            raw_blocks = plain_text_blocks(page_text(body, content_type))
+            title = ""
+            if raw_blocks and _is_text_title(raw_blocks[0]):
+                title, raw_blocks = raw_blocks[0].text, raw_blocks[1:]
+            return _assemble(
+                raw_blocks,
+                title=title,
+                hints=PageHints(),
+                default_language=default_language,
+                default_day_first=default_day_first,
+            )
+        return _normalize_html(
+            self._take_parsed_html(),
+            url=self.url,
+            selection=self.selection,
             default_language=default_language,
             default_day_first=default_day_first,
         )
-    return _normalize_html(
-        text,
-        url=url,
-        selection=selection,
-        default_language=default_language,
-        default_day_first=default_day_first,
-    )
+
+    def region_key(self) -> str | None:
+        """A hash of everything `document` reads from an HTML page when CSS or XPath selectors
+        choose its text: the selected elements' markup, the elements around them (their tags
+        and attributes), what `remove` takes out of them, the page's title, language and date
+        hints. Two pages with the same key give the same document for the same target
+        settings, so a page whose key is its last text's need not be normalized again: the
+        markup outside the policy (scripts, menus, tokens) changes at every fetch, the policy
+        does not.
+
+        None when that does not hold or cannot be told cheaply: no selector, a range, a page
+        that is not HTML or is a bot challenge, a selected element that is not a block of its
+        own (its text could join text outside it) or that sits in a table."""
+        selection = self.selection
+        if not selection.select or any(
+            isinstance(s, Range) for s in (*selection.select, *selection.remove)
+        ):
+            return None
+        if self.kind != "html":
+            return None
+        try:
+            html = self._parsed_html()
+            if html.is_challenge:
+                return None
+            marks, missing = html.resolve(selection.select)
+            removed, _ = html.resolve(selection.remove)
+        except ExtractionError:
+            return None
+        return _region_digest(html, marks, missing, removed, self.url)
+
+
+class _ParsedHtml:
+    """A page's HTML tree, and what both `region_key` and `normalize` read of it before
+    `normalize` strips it, worked out once."""
+
+    def __init__(self, root: etree._Element):
+        self.root = root
+        self._resolved: dict[tuple[Selector, ...], tuple[Marks, list[str]]] = {}
+
+    @cached_property
+    def is_challenge(self) -> bool:
+        return is_challenge_page(self.root)
+
+    @cached_property
+    def hints(self) -> PageHints:
+        return _page_hints(self.root)
+
+    def resolve(self, selectors: tuple[Selector, ...]) -> tuple[Marks, list[str]]:
+        """`_resolve` of the selectors on the tree as parsed."""
+        resolved = self._resolved.get(selectors)
+        if resolved is None:
+            resolved = self._resolved[selectors] = _resolve(self.root, selectors)
+        return resolved
 
 
 # C0 controls other than white space: invisible in a browser, and not allowed in an lxml tree.
@@ -279,23 +390,23 @@ def _is_text_title(first: RawBlock) -> bool:
 
 
 def _normalize_html(
-    text: str,
+    html: _ParsedHtml,
     *,
     url: str,
     selection: Selection,
     default_language: str | None,
     default_day_first: bool | None,
 ) -> Document:
-    root = _parse_html(text)
-    if is_challenge_page(root):
+    root = html.root
+    if html.is_challenge:
         raise ExtractionError(
             "challenge", "the site served a bot-challenge page instead of the policy"
         )
-    hints = _page_hints(root)
+    hints = html.hints
     page_title = _clean_page_title(root.findtext(".//title") or "")
-    remove, _ = _resolve(root, selection.remove)
+    remove, _ = html.resolve(selection.remove)
     if selection.select:
-        marks, missing = _resolve(root, selection.select)
+        marks, missing = html.resolve(selection.select)
         if marks.empty:
             raise ExtractionError(
                 "selector-miss",
@@ -333,37 +444,11 @@ def _normalize_html(
     )
 
 
-def region_key(
-    body: bytes,
-    *,
-    content_type: str | None = None,
-    url: str = "",
-    selection: Selection = Selection(),
+def _region_digest(
+    html: _ParsedHtml, marks: Marks, missing: list[str], removed: Marks, url: str
 ) -> str | None:
-    """A hash of everything `normalize` reads from an HTML page when CSS or XPath selectors
-    choose its text: the selected elements' markup, the elements around them (their tags
-    and attributes), what `remove` takes out of them, the page's title, language and date
-    hints. Two pages with the same key give the same document for the same target settings,
-    so a page whose key is its last text's need not be normalized again: the markup outside
-    the policy (scripts, menus, tokens) changes at every fetch, the policy does not.
-
-    None when that does not hold or cannot be told cheaply: no selector, a range, a page that
-    is not HTML or is a bot challenge, a selected element that is not a block of its own (its
-    text could join text outside it) or that sits in a table."""
-    if not selection.select or any(
-        isinstance(s, Range) for s in (*selection.select, *selection.remove)
-    ):
-        return None
-    if sniff_content_kind(body, content_type) != "html":
-        return None
-    try:
-        root = _parse_html(page_text(body, content_type))
-        if is_challenge_page(root):
-            return None
-        marks, missing = _resolve(root, selection.select)
-        removed, _ = _resolve(root, selection.remove)
-    except ExtractionError:
-        return None
+    """`PageReading.region_key` of a page whose selectors were resolved."""
+    root = html.root
     regions = list(marks.inside)
     if not regions:
         return None
@@ -374,7 +459,7 @@ def region_key(
     def add(*parts: object) -> None:
         digest.update(repr(parts).encode("utf-8") + b"\0")
 
-    hints = _page_hints(root)
+    hints = html.hints
     add(url, root.findtext(".//title"), hints.html_lang, hints.modified, missing)
     for region in regions:
         ancestors = list(region.iterancestors())
@@ -651,6 +736,7 @@ def _known_encoding(name: str | None) -> str | None:
 
 __all__ = [
     "ExtractionError",
+    "PageReading",
     "Range",
     "Selection",
     "normalize",

@@ -19,7 +19,7 @@ from monitor.collapse import redirect_problem, suspicion, truncated
 from monitor.config import DEFAULT_FAILURE_THRESHOLD, Destination, Target
 from monitor.diff import Change, compare
 from monitor.document import Document
-from monitor.normalize import ExtractionError, normalize, region_key, sniff_content_kind
+from monitor.normalize import ExtractionError, PageReading
 from monitor.notify import (
     AlertMessage,
     change_alert,
@@ -156,8 +156,9 @@ class Observation:
         return comparison if comparison and comparison.previous_id == previous_id else None
 
 
-def observe(page: FetchedPage, target: Target) -> Observation:
-    """Normalize a fetched page with its target's settings, or say why it cannot be used."""
+def observe(page: FetchedPage, target: Target, reading: PageReading | None = None) -> Observation:
+    """Normalize a fetched page with its target's settings, or say why it cannot be used;
+    `reading` is the page's `page_reading`, when the caller has already read it."""
     if page.error is None and page.status == NOT_MODIFIED:
         return Observation(page)
     error = page.error or _http_error(page)
@@ -167,14 +168,10 @@ def observe(page: FetchedPage, target: Target) -> Observation:
     error = redirect_problem(page.url, page.final_url)
     if error:
         return Observation(page, error=error, error_kind="redirected")
+    if reading is None:
+        reading = page_reading(target, page)
     try:
-        document = normalize(
-            page.body,
-            content_type=page.content_type,
-            url=page.final_url or page.url,
-            selection=target.selection,
-            default_day_first=target.day_first,
-        )
+        document = reading.document(default_day_first=target.day_first)
     except ExtractionError as err:
         error = str(err)
         if not target.render and err.kind in ("empty", "selector-miss"):
@@ -187,7 +184,7 @@ def observe(page: FetchedPage, target: Target) -> Observation:
         page,
         document=document,
         hint=None if target.render else short_page_hint(document, page.body, page.content_type),
-        truncation=truncated(page.body, sniff_content_kind(page.body, page.content_type)),
+        truncation=truncated(page.body, reading.kind),
     )
 
 
@@ -216,15 +213,23 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
     return replace(observation, prepared=prepared, comparison=comparison)
 
 
-def page_region(target: Target, page: FetchedPage) -> str | None:
-    """The key of what the target's selectors choose on the page (`normalize.region_key`)
-    under its settings; None for a failed fetch or when the page has no such key."""
+def page_reading(target: Target, page: FetchedPage) -> PageReading:
+    """The page as its target reads it: at its final URL, with its selection."""
+    url = page.final_url or page.url
+    return PageReading(
+        page.body, content_type=page.content_type, url=url, selection=target.selection
+    )
+
+
+def page_region(target: Target, page: FetchedPage, reading: PageReading) -> str | None:
+    """The key of what the target's selectors choose on the page (`PageReading.region_key`
+    of its `page_reading`) under its settings; None for a failed fetch or when the page has
+    no such key."""
     if page.error is not None or page.status is None or _http_error(page) or not page.body:
         return None
     if redirect_problem(page.url, page.final_url):
         return None
-    url = page.final_url or page.url
-    key = region_key(page.body, content_type=page.content_type, url=url, selection=target.selection)
+    key = reading.region_key()
     return key and hashlib.sha256(f"{validator_key(target)}\n{key}".encode()).hexdigest()
 
 
@@ -233,11 +238,12 @@ def observe_with_store(page: FetchedPage, target: Target, reader: Store) -> Obse
     worker): a page whose selected region is the one of the target's last trusted fetch is
     not normalized at all (`same_region`; `record` then checks that fetch is still the
     last trusted one)."""
-    region = page_region(target, page)
+    reading = page_reading(target, page)
+    region = page_region(target, page, reading)
     if region is not None and region == reader.trusted_region(target.name):
         prepared = reader.prepare(target.name, page.body, None)
         return Observation(page, region=region, same_region=True, prepared=prepared)
-    observation = replace(observe(page, target), region=region)
+    observation = replace(observe(page, target, reading), region=region)
     return prepare_record(observation, target, reader)
 
 

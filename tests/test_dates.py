@@ -7,8 +7,20 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from monitor.dates import PageHints, document_dates, guess_language, parse_date
+from monitor.dates import (
+    PageHints,
+    _find_labels,
+    _fold,
+    _fold_char,
+    _opening_label,
+    _opens_line,
+    document_dates,
+    guess_language,
+    parse_date,
+)
 
 
 def dates(lines: list[str], language: str | None = "en", **kwargs) -> tuple[str | None, ...]:
@@ -367,3 +379,27 @@ def test_guess_language(text: str, expected: str | None) -> None:
 def test_unreadable_date_under_a_label_is_not_replaced_by_metadata() -> None:
     hints = PageHints(html_lang="en", modified=(("meta", "2026-01-01T00:00:00+00:00"),))
     assert dates(["Last updated:", "3/11/2025"], None, hints=hints) == (None, None)
+
+
+# --- the shortcuts of the line reader ------------------------------------------------------
+
+
+@given(st.text())
+def test_folding_a_text_folds_each_of_its_characters(text: str) -> None:
+    assert _fold(text) == "".join(map(_fold_char, text))
+
+
+LABEL_LINES = st.lists(
+    st.sampled_from(
+        ["last updated", "stand", "derniere mise a jour", "effective", "version", "mis a jour",
+         "entree en vigueur", "最終更新日", "the policy", "x", "'", "’", ":", ".", "*", "(", "1.",
+         " ", "\t"]
+    )
+).map(" ".join)  # fmt: skip
+
+
+@given(LABEL_LINES | st.text())
+def test_the_opening_label_is_the_one_of_all_labels_that_opens_the_line(line: str) -> None:
+    folded = _fold(line)
+    opening = [label for label in _find_labels(folded) if _opens_line(folded, label)]
+    assert _opening_label(folded) == (opening[0] if opening else None)

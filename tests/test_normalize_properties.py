@@ -3,6 +3,8 @@
 - It never raises on any bytes, any markup, any declared type, except `ExtractionError` (the
   page gives no policy text).
 - It is deterministic: the same bytes give the same document.
+- Reading a page once for its region key and its document (`PageReading`) gives what
+  reading it twice gives.
 - It is idempotent on its own output: the canonical text, read again as text/plain (it is
   Markdown-like: "#" headings, "- " items, indented "<link>" lines), gives the same canonical
   text, so a stored version normalized again never shows as a change. Precisely: this holds
@@ -18,8 +20,17 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
-from monitor.normalize import ExtractionError, normalize
+from monitor.extract import _visible_texts
+from monitor.normalize import (
+    ExtractionError,
+    PageReading,
+    Selection,
+    _parse_html,
+    normalize,
+    region_key,
+)
 
 TAGS = ["div", "p", "span", "h1", "h2", "h3", "h4", "ul", "ol", "li", "table", "tr", "td",
         "th", "a", "b", "strong", "em", "br", "section", "article", "main", "nav", "header",
@@ -109,6 +120,41 @@ def test_the_canonical_text_read_again_is_the_same_text(page):
     again = normalize(document.text.encode(), content_type="text/plain; charset=utf-8")
     assert again.text == document.text
     assert again.fingerprint == document.fingerprint
+
+
+SELECTIONS = st.sampled_from(
+    [Selection(), Selection(select=("main",)), Selection(select=("article", "section")),
+     Selection(select=("div",), remove=("nav", "p b"))]
+)  # fmt: skip
+
+
+def _document_or_error(read) -> object:
+    try:
+        return read().to_dict()
+    except ExtractionError as err:
+        return (err.kind, str(err))
+
+
+@FAST
+@given(page=PAGES, selection=SELECTIONS)
+def test_one_reading_gives_the_key_and_document_of_two(page, selection):
+    settings = {"content_type": "text/html", "url": "https://x.test/p", "selection": selection}
+    reading = PageReading(page.encode(), **settings)
+    assert reading.region_key() == region_key(page.encode(), **settings)
+    assert _document_or_error(reading.document) == _document_or_error(
+        lambda: normalize(page.encode(), **settings)
+    )
+
+
+_VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
+
+
+@FAST
+@given(page=PAGES)
+def test_the_visible_texts_of_a_page_are_its_text_nodes_outside_code(page):
+    body = _parse_html(page).find("body")
+    assume(body is not None)
+    assert list(_visible_texts(body)) == _VISIBLE_TEXT(body)
 
 
 @pytest.mark.parametrize(

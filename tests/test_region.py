@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import partial
 
 import pytest
 from test_crawl import NAME, policywatch, seed_page, write_config
 
-from monitor.normalize import ExtractionError, Range, Selection, normalize, region_key
+from monitor.normalize import (
+    ExtractionError,
+    PageReading,
+    Range,
+    Selection,
+    normalize,
+    region_key,
+)
 
 SELECT = Selection.from_config("article", None)
 
@@ -71,6 +79,28 @@ def test_on_the_corpus_pages_with_one_key_have_one_document(corpus, manifest):
                 text = err.kind
             assert documents.setdefault(found, text) == text, path
     assert keyed > 300
+
+
+def outcome(read) -> str:
+    try:
+        return json.dumps(read().to_dict(), sort_keys=True)
+    except ExtractionError as err:
+        return f"{err.kind}: {err}"
+
+
+def test_one_reading_gives_the_key_and_document_of_reading_the_page_twice(corpus, manifest):
+    """A worker reads the key, then the document, from one parse of the page: what the one
+    reads of the tree must not change what the other finds."""
+    for doc in manifest:
+        selection = Selection.from_config(doc["select"], doc["remove"])
+        for path in sorted((corpus / doc["id"]).glob("*.html"))[:2]:
+            body = path.read_bytes()
+            settings = {"content_type": "text/html", "url": doc["url"], "selection": selection}
+            reading = PageReading(body, **settings)
+            key = reading.region_key()
+            assert key == region_key(body, **settings), path
+            assert outcome(reading.document) == outcome(partial(normalize, body, **settings)), path
+            assert reading.region_key() == key, path  # the document took the tree: read again
 
 
 def test_a_crawl_skips_an_unchanged_region_and_still_sees_a_change_in_it(tmp_path, page_server):
