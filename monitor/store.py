@@ -78,11 +78,12 @@ class Packed:
 @dataclass(frozen=True)
 class Prepared:
     """The costly part of storing a fetched page, done ahead by a reader of the store (a
-    crawl's pool worker) so that the one writer only writes: the body packed, and, for a
-    text that is not the target's newest, its version packed and its passages hashed."""
+    crawl's pool worker) so that the one writer only writes: the body packed (None: the store
+    holds it already), and, for a text that is not the target's newest, its version packed
+    and its passages hashed."""
 
     body_hash: str
-    body: Packed
+    body: Packed | None
     document: Packed | None = None
     passages: dict[str, str] | None = None
 
@@ -206,7 +207,7 @@ class Store:
         return streak
 
     def _target_row(self, name: str) -> dict[str, Any] | None:
-        rows = list(self.db["targets"].rows_where("name = ?", [name]))
+        rows = _rows(self.db, "select * from targets where name = ?", [name])
         return rows[0] if rows else None
 
     def last_checks(self) -> dict[str, str]:
@@ -267,8 +268,10 @@ class Store:
     # -- versions and changes --------------------------------------------------------------
 
     def latest_version(self, target: str) -> StoredVersion | None:
-        rows = list(
-            self.db["versions"].rows_where("target = ?", [target], order_by="id desc", limit=1)
+        rows = _rows(
+            self.db,
+            f"select {_VERSION_COLUMNS} from versions where target = ? order by id desc limit 1",
+            [target],
         )
         return self._version(rows[0]) if rows else None
 
@@ -311,7 +314,7 @@ class Store:
         return [self._version(row) for row in rows]
 
     def version(self, version_id: int) -> StoredVersion | None:
-        rows = list(self.db["versions"].rows_where("id = ?", [version_id]))
+        rows = _rows(self.db, f"select {_VERSION_COLUMNS} from versions where id = ?", [version_id])
         return self._version(rows[0]) if rows else None
 
     def prepare(self, target: str, body: bytes, document: Document | None) -> Prepared:
@@ -319,7 +322,11 @@ class Store:
         given) document, against the keyframes in the store now: a worker calls it, and the
         writer passes the result on."""
         body_hash = hashlib.sha256(body).hexdigest()
-        packed_body = Packed(*_pack_against_keyframe(self.db, "raw_bodies", "hash", target, body))
+        packed_body = None
+        if not self._has_raw_body(body_hash):
+            packed_body = Packed(
+                *_pack_against_keyframe(self.db, "raw_bodies", "hash", target, body)
+            )
         if document is None:
             return Prepared(body_hash, packed_body)
         data = _document_data(document)
@@ -413,10 +420,11 @@ class Store:
         """Keep a fetched body (once per distinct body), packed like versions; its hash.
         `prepared`: the hash and packing done ahead (`prepare`) for this body."""
         body_hash = prepared.body_hash if prepared else hashlib.sha256(body).hexdigest()
-        if self.db.execute("select 1 from raw_bodies where hash = ?", [body_hash]).fetchone():
+        if self._has_raw_body(body_hash):
             return body_hash
-        if prepared and self._has_keyframe("raw_bodies", "hash", prepared.body.base):
-            base_hash, packed = prepared.body.base, prepared.body.blob
+        ahead = prepared.body if prepared else None
+        if ahead is not None and self._has_keyframe("raw_bodies", "hash", ahead.base):
+            base_hash, packed = ahead.base, ahead.blob
         else:
             base_hash, packed = _pack_against_keyframe(self.db, "raw_bodies", "hash", target, body)
         _insert(
@@ -433,6 +441,12 @@ class Store:
             },
         )
         return body_hash
+
+    def _has_raw_body(self, body_hash: str) -> bool:
+        return (
+            self.db.execute("select 1 from raw_bodies where hash = ?", [body_hash]).fetchone()
+            is not None
+        )
 
     def raw_body(self, body_hash: str) -> bytes | None:
         rows = list(self.db["raw_bodies"].rows_where("hash = ?", [body_hash]))
@@ -800,8 +814,10 @@ class Store:
         return (self._target_row(target) or {}).get("consecutive_failures") or 0
 
     def open_incident(self, target: str) -> dict[str, Any] | None:
-        rows = list(
-            self.db["incidents"].rows_where("target = ? and ended_at is null", [target], limit=1)
+        rows = _rows(
+            self.db,
+            "select * from incidents where target = ? and ended_at is null limit 1",
+            [target],
         )
         return rows[0] if rows else None
 
@@ -864,6 +880,18 @@ def _unpacked(db: sqlite_utils.Database, table: str, key: str, row: dict[str, An
         ).fetchone()
         base = unpack(keyframe[0], codec=keyframe[1])
     return unpack(row["packed"], base, codec=row["codec"])
+
+
+# What `Store._version` reads of a version row: not the plain text the newest one keeps.
+_VERSION_COLUMNS = "id, target, created_at, fingerprint, document, packed, codec, base_version"
+
+
+def _rows(db: sqlite_utils.Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a query, as dicts. The crawl's reads go this way: sqlite-utils'
+    `rows_where` inspects the table on every call, which costs more than a small query."""
+    cursor = db.execute(sql, args)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:

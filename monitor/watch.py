@@ -203,7 +203,8 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
     new_text = newest != document.fingerprint
     prepared = reader.prepare(target.name, page.body, document if new_text else None)
     comparison = None
-    previous = reader.latest_version(target.name) if new_text and not page.confirming else None
+    compared = newest is not None and new_text and not page.confirming
+    previous = reader.latest_version(target.name) if compared else None
     if previous is not None and previous.fingerprint != document.fingerprint:
         comparison = Comparison(
             previous_id=previous.id,
