@@ -296,12 +296,22 @@ def check_page(
 
 def body_key(target: Target, page: FetchedPage) -> str:
     """What decides the document a body gives: its bytes, its content type, the URL it came
-    from, and the target's URL and extraction settings."""
+    from, and the target's URL and extraction settings.
+
+    Kept on the page (a frozen value) with the settings it was worked out under: a crawl
+    asks for the key of a changed body twice, before reading it (`record_identical_body`)
+    and after (`record_and_trust`), and hashing a policy page costs more than its writes."""
+    settings = validator_key(target)
+    known = vars(page).get("_body_key")
+    if known is not None and known[0] == settings:
+        return known[1]
     digest = hashlib.sha256()
-    for part in (validator_key(target), page.content_type or "", page.final_url or page.url):
+    for part in (settings, page.content_type or "", page.final_url or page.url):
         digest.update(part.encode("utf-8") + b"\0")
     digest.update(page.body)
-    return digest.hexdigest()
+    key = digest.hexdigest()
+    vars(page)["_body_key"] = (settings, key)
+    return key
 
 
 def record_identical_body(
