@@ -43,8 +43,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache, partial
-from itertools import chain, repeat
+from functools import cached_property, lru_cache
+from itertools import compress
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -149,22 +149,6 @@ class Change:
 # Tokens
 
 
-class _Token(NamedTuple):
-    """One word of a section, with the separator that follows it.
-
-    `role` is "word", "link" (a link target of the block) or "number" (an enumeration marker
-    such as "2.1" or "(b)", or the number of a cross-reference such as "Article 15.4"):
-    links and numbers are shown in the redline but do not make a change material. `block` is
-    the block the token is from: whether that block is the document's date line is asked only
-    of the few edits that could be a date change.
-    """
-
-    key: str
-    text: str
-    role: str
-    block: Block
-
-
 _DIGIT = re.compile(r"\d")
 _LEADING_NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*|[a-z]|[ivxlc]{1,6})[.)]?$", re.I)
 _NUMBER_OR_ENUMERATOR_MARK = re.compile(r"[\d(§]")
@@ -203,38 +187,81 @@ def _is_date_line(text: str, date_phrases: Sequence[str]) -> bool:
     )
 
 
-def _in_date_lines(tokens: Iterable[_Token], date_phrases: Sequence[str]) -> bool:
-    """Every word of `tokens` is in a block that is the document's date line."""
-    blocks = dict.fromkeys(t.block for t in tokens if t.role == "word")
-    return all(_is_date_line(block.text, date_phrases) for block in blocks)
-
-
 def _date_phrases(document: Document) -> tuple[str, ...]:
     mentions = (document.last_updated, document.effective)
     phrases = (fold_words(m.phrase) for m in mentions if m is not None and m.phrase.strip())
     return tuple(phrase for phrase in phrases if phrase.strip())
 
 
-def _block_tokens(block: Block) -> list[_Token]:
-    text = block.text
-    words = text.split()
-    tokens = list(
-        map(
-            _new_token,
-            zip(_word_keys(text, words), [word + " " for word in words], _word_roles(words, text),
-                repeat(block)),
-        )
-    )  # fmt: skip
-    if block.links:
-        tokens += [_Token("\x00" + link, f"<{link}> ", "link", block) for link in block.links]
-    if tokens:
-        tokens[-1] = tokens[-1]._replace(text=tokens[-1].text[:-1] + "\n")
-    return tokens
+class _Tokens:
+    """The tokens of a run of blocks: each block's words, then its link targets.
+
+    Kept as parallel lists, one item a token (a long section has tens of thousands): `keys`
+    as the word diff compares them, `texts` as the redline shows them (with the separator that
+    follows: a space, or a line break at the end of a block), `words` as they are (the texts
+    without separator) and `roles`: "word", "link" or "number" (an enumeration marker such as
+    "2.1" or "(b)", or the number of a cross-reference such as "Article 15.4"). Links and
+    numbers are shown in the redline but do not make a change material.
+    """
+
+    def __init__(self, blocks: Sequence[Block]) -> None:
+        self.blocks = blocks
+        self.starts: list[int] = []  # per block, the index of its first token
+        self.keys: list[str] = []
+        self.texts: list[str] = []
+        self.words: list[str] = []
+        self.roles: list[str] = []
+        for block in blocks:
+            self.starts.append(len(self.keys))
+            text = block.text
+            words = text.split()
+            self.keys += _word_keys(text, words)
+            self.roles += _word_roles(words, text)
+            if block.links:
+                self.keys += ["\x00" + link for link in block.links]
+                self.roles += ["link"] * len(block.links)
+                words = [*words, *(f"<{link}>" for link in block.links)]
+            self.words += words
+            texts = [word + " " for word in words]
+            if texts:
+                texts[-1] = texts[-1][:-1] + "\n"
+            self.texts += texts
 
 
-# `_Token` from a (key, text, role, block) tuple, without the Python-level call of its
-# constructor: a long section has tens of thousands of tokens.
-_new_token = partial(tuple.__new__, _Token)
+class _Span(NamedTuple):
+    """The tokens from `start` to `stop` of a run."""
+
+    tokens: _Tokens
+    start: int
+    stop: int
+
+    def text(self) -> str:
+        return "".join(self.tokens.texts[self.start : self.stop])
+
+    def body_words(self) -> list[str]:
+        """The words, numbers and links aside."""
+        roles = self.tokens.roles[self.start : self.stop]
+        words = self.tokens.words[self.start : self.stop]
+        if roles.count("word") == len(roles):
+            return words
+        return list(compress(words, map("word".__eq__, roles)))
+
+    def count(self) -> int:
+        """How many words and numbers, links aside."""
+        return self.stop - self.start - self.tokens.roles[self.start : self.stop].count("link")
+
+    def has_link(self) -> bool:
+        return "link" in self.tokens.roles[self.start : self.stop]
+
+    def in_date_lines(self, date_phrases: Sequence[str]) -> bool:
+        """Every word is in a block that is the document's date line."""
+        tokens = self.tokens
+        blocks = {
+            bisect.bisect_right(tokens.starts, index) - 1
+            for index in range(self.start, self.stop)
+            if tokens.roles[index] == "word"
+        }
+        return all(_is_date_line(tokens.blocks[block].text, date_phrases) for block in blocks)
 
 
 def _word_roles(words: Sequence[str], text: str) -> list[str]:
@@ -346,35 +373,25 @@ class _SectionDiff:
 
 
 def _diff_tokens(
-    old: Sequence[_Token], new: Sequence[_Token], diff: _SectionDiff,
-    phrases: tuple[Sequence[str], Sequence[str]], headings: _Headings,
+    old: _Tokens, new: _Tokens, diff: _SectionDiff, phrases: tuple[Sequence[str], Sequence[str]],
+    headings: _Headings,
 ) -> None:  # fmt: skip
-    matcher = difflib.SequenceMatcher(
-        None, [t.key for t in old], [t.key for t in new], autojunk=False
-    )
+    matcher = difflib.SequenceMatcher(None, old.keys, new.keys, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            _append_segment(diff.segments, "=", "".join([t.text for t in new[j1:j2]]))
+            _append_segment(diff.segments, "=", "".join(new.texts[j1:j2]))
             continue
-        removed, added = old[i1:i2], new[j1:j2]
-        _append_segment(diff.segments, "-", "".join([t.text for t in removed]))
-        _append_segment(diff.segments, "+", "".join([t.text for t in added]))
+        removed, added = _Span(old, i1, i2), _Span(new, j1, j2)
+        _append_segment(diff.segments, "-", removed.text())
+        _append_segment(diff.segments, "+", added.text())
         context = " ".join(
-            t.text for t in (*old[max(0, i1 - CONTEXT_TOKENS) : i1], *new[j2 : j2 + CONTEXT_TOKENS])
+            [*old.texts[max(0, i1 - CONTEXT_TOKENS) : i1], *new.texts[j2 : j2 + CONTEXT_TOKENS]]
         )
-        removed_words = [t.text.strip() for t in removed if t.role == "word"]
-        added_words = [t.text.strip() for t in added if t.role == "word"]
+        removed_words, added_words = removed.body_words(), added.body_words()
         kind = _edit_kind(removed, added, removed_words, added_words, phrases, headings)
         diff.edits.append(
-            _Edit(
-                kind, removed_words, added_words, _count_words(removed), _count_words(added),
-                context,
-            )
-        )  # fmt: skip
-
-
-def _count_words(tokens: Sequence[_Token]) -> int:
-    return len(tokens) - sum(1 for t in tokens if t.role == "link")
+            _Edit(kind, removed_words, added_words, removed.count(), added.count(), context)
+        )
 
 
 def _diff_sections(
@@ -389,9 +406,8 @@ def _diff_sections(
         if tag == "equal":
             _append_segment(diff.segments, "=", _blocks_text(new.blocks[j1:j2]))
         else:
-            old_tokens = list(chain.from_iterable(map(_block_tokens, old.blocks[i1:i2])))
-            new_tokens = list(chain.from_iterable(map(_block_tokens, new.blocks[j1:j2])))
-            _diff_tokens(old_tokens, new_tokens, diff, phrases, headings)
+            tokens = _Tokens(old.blocks[i1:i2]), _Tokens(new.blocks[j1:j2])
+            _diff_tokens(*tokens, diff, phrases, headings)
     return diff
 
 
@@ -417,14 +433,13 @@ _LONGEST_NEW_WINDOW_NOTE = max(map(len, NEW_WINDOW_NOTES))
 
 
 def _edit_kind(
-    removed: Sequence[_Token], added: Sequence[_Token], removed_words: Sequence[str],
-    added_words: Sequence[str], phrases: tuple[Sequence[str], Sequence[str]],
-    headings: _Headings,
+    removed: _Span, added: _Span, removed_words: Sequence[str], added_words: Sequence[str],
+    phrases: tuple[Sequence[str], Sequence[str]], headings: _Headings,
 ) -> str:  # fmt: skip
     """The kind of the edit of `removed` by `added` tokens, whose words are given. Whether
     their blocks are date lines (a fold of each block) is asked only of date words."""
     if not removed_words and not added_words:
-        return "link" if any(t.role == "link" for t in (*removed, *added)) else "numbering"
+        return "link" if removed.has_link() or added.has_link() else "numbering"
     removed_normal = "".join(map(_normal_word, removed_words))
     added_normal = "".join(map(_normal_word, added_words))
     if removed_normal == added_normal:
@@ -432,8 +447,8 @@ def _edit_kind(
     if (
         all(map(_is_date_word, removed_words))
         and all(map(_is_date_word, added_words))
-        and _in_date_lines(removed, phrases[0])
-        and _in_date_lines(added, phrases[1])
+        and removed.in_date_lines(phrases[0])
+        and added.in_date_lines(phrases[1])
     ):
         return "date"
     if removed_words and added_words:
