@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from itertools import compress
+from itertools import chain, compress
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -338,8 +338,12 @@ def _block_key(block: Block) -> _BlockKey:
 @lru_cache(maxsize=1 << 12)
 def _comparison_text(text: str) -> str:
     """A block's text as compared: folded, whitespace collapsed. Remembered because both
-    versions of a page share most blocks, and alignment asks for each several times."""
-    return " ".join(_fold(text).split())
+    versions of a page share most blocks."""
+    folded = _fold(text)
+    # Printable text has no whitespace but the plain space: collapsed unless spaces pile up.
+    if folded.isprintable() and "  " not in folded and folded[:1] != " " and folded[-1:] != " ":
+        return folded
+    return " ".join(folded.split())
 
 
 def _fold(text: str) -> str:
@@ -715,16 +719,24 @@ def _is_typo_level(removed: Sequence[str], added: Sequence[str]) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _pieces(word: str) -> tuple[str, ...]:
     """A token split where it glues words together ("PROVISIONS.some", "help@example.com")."""
-    pieces = tuple(re.findall(r"[^\W_]+", word))
+    pieces = tuple(_WORD_PIECE.findall(word))
     return (word,) if len(pieces) <= 1 else pieces
 
 
-def _take(words: Iterable[str], budget: Counter[str]) -> list[str]:
+_WORD_PIECE = re.compile(r"[^\W_]+")
+
+
+def _all_pieces(words: Iterable[str]) -> list[str]:
+    return list(chain.from_iterable(map(_pieces, words)))
+
+
+def _take(words: Sequence[str], budget: Counter[str]) -> list[str]:
     """The words still owed in `budget` (consumed as they are taken)."""
     taken = []
-    for word in words:
-        normal = _normal_word(word)
-        if normal and budget[normal] > 0:
+    if not budget:
+        return taken
+    for word, normal in zip(words, map(_normal_word, words), strict=True):
+        if normal and budget.get(normal, 0) > 0:
             budget[normal] -= 1
             taken.append(word)
     return taken
@@ -736,14 +748,12 @@ def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]
     added_all: Counter[str] = Counter()
     per_section = []
     for item in pending:
-        removed, added = (
-            [piece for word in words for piece in _pieces(word)] for words in item.changed_words
-        )
+        removed, added = map(_all_pieces, item.changed_words)
         per_section.append((removed, added))
-        heading_removed = [p for word in item.heading_removed for p in _pieces(word)]
-        heading_added = [p for word in item.heading_added for p in _pieces(word)]
-        removed_all.update(_normal_word(w) for w in removed + heading_removed)
-        added_all.update(_normal_word(w) for w in added + heading_added)
+        removed_all.update(map(_normal_word, removed))
+        removed_all.update(map(_normal_word, _all_pieces(item.heading_removed)))
+        added_all.update(map(_normal_word, added))
+        added_all.update(map(_normal_word, _all_pieces(item.heading_added)))
     removed_budget = removed_all - added_all
     added_budget = added_all - removed_all
     return [(_take(r, removed_budget), _take(a, added_budget)) for r, a in per_section]

@@ -30,7 +30,9 @@ def fold_words(text: str) -> str:
 
     The result starts and ends with a space, so that ` term` finds a word start.
     """
-    bare = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text.casefold()))
+    bare = text.casefold()
+    if not text.isascii():  # ASCII has no accent to strip
+        bare = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", bare))
     return " " + " ".join(_WORD_CHARACTERS.findall(bare)) + " "
 
 
