@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from itertools import chain, compress
+from itertools import chain, compress, count
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -153,8 +153,6 @@ _DIGIT = re.compile(r"\d")
 _LEADING_NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*|[a-z]|[ivxlc]{1,6})[.)]?$", re.I)
 _NUMBER_OR_ENUMERATOR_MARK = re.compile(r"[\d(§]")
 _ENUMERATOR = re.compile(r"^\((?:\d{1,3}|[a-z]|[ivxlc]{1,6})\)[.,;:]?$|^§\s*\d", re.I)
-# The whitespace-separated words of a text that hold a digit, each found from its start.
-_WORD_WITH_DIGIT = re.compile(r"(?<!\S)\S*\d\S*")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -270,7 +268,7 @@ def _word_roles(words: Sequence[str], text: str) -> list[str]:
     `words` are the words of `text`. A cross-reference is a number after a reference word
     ("Article 15.4", "§ 3"), and the numbers listed after it ("Sections 10, 13 and 15").
     Only a leading marker ("a.", "iv)"), a word holding a digit or one opening with "(" or
-    "§" can be a number: a text with none of these characters is looked at no further.
+    "§" can be a number, so only those words are looked at.
     """
     if not words:
         return []
@@ -279,11 +277,12 @@ def _word_roles(words: Sequence[str], text: str) -> list[str]:
         roles[0] = "number"
     if _NUMBER_OR_ENUMERATOR_MARK.search(text) is None:
         return roles
-    with_digit = set(_WORD_WITH_DIGIT.findall(text))
-    for index, word in enumerate(words):
+    marked = {word for word in set(words) if word[0] in "(§" or _is_number(word)}
+    for index in compress(count(), map(marked.__contains__, words)):
+        word = words[index]
         if word[0] in "(§" and _ENUMERATOR.match(word):
             roles[index] = "number"
-        elif index > 0 and word in with_digit:
+        elif index > 0 and _is_number(word):
             previous = words[index - 1]
             if (
                 previous == "§"
@@ -730,12 +729,13 @@ def _all_pieces(words: Iterable[str]) -> list[str]:
     return list(chain.from_iterable(map(_pieces, words)))
 
 
-def _take(words: Sequence[str], budget: Counter[str]) -> list[str]:
-    """The words still owed in `budget` (consumed as they are taken)."""
+def _take(words: Sequence[str], normals: Sequence[str], budget: Counter[str]) -> list[str]:
+    """The words still owed in `budget` (consumed as they are taken); `normals` are their
+    normal forms."""
     taken = []
     if not budget:
         return taken
-    for word, normal in zip(words, map(_normal_word, words), strict=True):
+    for word, normal in zip(words, normals, strict=True):
         if normal and budget.get(normal, 0) > 0:
             budget[normal] -= 1
             taken.append(word)
@@ -749,14 +749,19 @@ def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]
     per_section = []
     for item in pending:
         removed, added = map(_all_pieces, item.changed_words)
-        per_section.append((removed, added))
-        removed_all.update(map(_normal_word, removed))
+        removed_normals = list(map(_normal_word, removed))
+        added_normals = list(map(_normal_word, added))
+        per_section.append((removed, removed_normals, added, added_normals))
+        removed_all.update(removed_normals)
         removed_all.update(map(_normal_word, _all_pieces(item.heading_removed)))
-        added_all.update(map(_normal_word, added))
+        added_all.update(added_normals)
         added_all.update(map(_normal_word, _all_pieces(item.heading_added)))
     removed_budget = removed_all - added_all
     added_budget = added_all - removed_all
-    return [(_take(r, removed_budget), _take(a, added_budget)) for r, a in per_section]
+    return [
+        (_take(removed, removed_normals, removed_budget), _take(added, added_normals, added_budget))
+        for removed, removed_normals, added, added_normals in per_section
+    ]
 
 
 def _section_categories(item: _Pending) -> tuple[str, ...]:
