@@ -906,19 +906,19 @@ def _anchor(old_index: int, pairs: dict[int, int]) -> float:
 def _whole_section(status: str, section: Section, order: float) -> _Pending:
     """An added or removed section: all its words are one word edit."""
     words: list[str] = []
-    count = 0
+    total = 0  # words and numbers
     for block in section.blocks:
-        block_words, block_count = _body_words(block.text)
+        block_words, block_total = _body_words(block.text)
         words += block_words
-        count += block_count
+        total += block_total
     text = _blocks_text(section.blocks)
     op = "+" if status == "added" else "-"
     heading = section.heading.split()
     if status == "added":
-        edit = _Edit("words", [], words, 0, count)
+        edit = _Edit("words", [], words, 0, total)
         heading_removed, heading_added = [], heading
     else:
-        edit = _Edit("words", words, [], count, 0)
+        edit = _Edit("words", words, [], total, 0)
         heading_removed, heading_added = heading, []
     return _Pending(
         status=status,
