@@ -39,13 +39,12 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
-from itertools import repeat
+from functools import cached_property, lru_cache
+from itertools import chain, compress, count
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -150,20 +149,6 @@ class Change:
 # Tokens
 
 
-class _Token(NamedTuple):
-    """One word of a section, with the separator that follows it.
-
-    `role` is "word", "link" (a link target of the block) or "number" (an enumeration marker
-    such as "2.1" or "(b)", or the number of a cross-reference such as "Article 15.4"):
-    links and numbers are shown in the redline but do not make a change material.
-    """
-
-    key: str
-    text: str
-    role: str = "word"
-    in_date_line: bool = False
-
-
 _DIGIT = re.compile(r"\d")
 _LEADING_NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*|[a-z]|[ivxlc]{1,6})[.)]?$", re.I)
 _NUMBER_OR_ENUMERATOR_MARK = re.compile(r"[\d(§]")
@@ -182,6 +167,14 @@ def _word_key(word: str) -> str:
     return fold_for_comparison(word)
 
 
+def _word_keys(text: str, words: list[str]) -> list[str]:
+    """`_word_key` of each word of `text`. An ASCII word without a backtick is its own key:
+    nothing in it is folded, and a word has no space for a quote mark to take."""
+    if text.isascii() and "`" not in text:
+        return words
+    return list(map(_word_key, words))
+
+
 def _is_date_line(text: str, date_phrases: Sequence[str]) -> bool:
     """A short block stating the document's own date (or holding the phrase it was read from)."""
     if len(text.split()) > DATE_LINE_MAX_WORDS:
@@ -198,59 +191,120 @@ def _date_phrases(document: Document) -> tuple[str, ...]:
     return tuple(phrase for phrase in phrases if phrase.strip())
 
 
-def _block_tokens(block: Block, date_phrases: Sequence[str]) -> list[_Token]:
-    in_date_line = _is_date_line(block.text, date_phrases)
-    words = block.text.split()
-    tokens = list(
-        map(
-            _new_token,
-            zip(map(_word_key, words), [word + " " for word in words], _word_roles(words),
-                repeat(in_date_line)),
-        )
-    )  # fmt: skip
-    tokens += [_Token("\x00" + link, f"<{link}> ", "link") for link in block.links]
-    if tokens:
-        tokens[-1] = tokens[-1]._replace(text=tokens[-1].text[:-1] + "\n")
-    return tokens
+class _Tokens:
+    """The tokens of a run of blocks: each block's words, then its link targets.
+
+    Kept as parallel lists, one item a token (a long section has tens of thousands): `keys`
+    as the word diff compares them, `texts` as the redline shows them (with the separator that
+    follows: a space, or a line break at the end of a block), `words` as they are (the texts
+    without separator) and `roles`: "word", "link" or "number" (an enumeration marker such as
+    "2.1" or "(b)", or the number of a cross-reference such as "Article 15.4"). Links and
+    numbers are shown in the redline but do not make a change material.
+    """
+
+    def __init__(self, blocks: Sequence[Block]) -> None:
+        self.blocks = blocks
+        self.starts: list[int] = []  # per block, the index of its first token
+        self.keys: list[str] = []
+        self.texts: list[str] = []
+        self.words: list[str] = []
+        self.roles: list[str] = []
+        for block in blocks:
+            self.starts.append(len(self.keys))
+            text = block.text
+            words = text.split()
+            self.keys += _word_keys(text, words)
+            self.roles += _word_roles(words, text)
+            if block.links:
+                self.keys += ["\x00" + link for link in block.links]
+                self.roles += ["link"] * len(block.links)
+                words = [*words, *(f"<{link}>" for link in block.links)]
+            self.words += words
+            texts = [word + " " for word in words]
+            if texts:
+                texts[-1] = texts[-1][:-1] + "\n"
+            self.texts += texts
 
 
-# `_Token` from a (key, text, role, in_date_line) tuple, without the Python-level call of its
-# constructor: a long section has tens of thousands of tokens.
-_new_token = partial(tuple.__new__, _Token)
+class _Span(NamedTuple):
+    """The tokens from `start` to `stop` of a run."""
+
+    tokens: _Tokens
+    start: int
+    stop: int
+
+    def text(self) -> str:
+        return "".join(self.tokens.texts[self.start : self.stop])
+
+    def body_words(self) -> list[str]:
+        """The words, numbers and links aside."""
+        roles = self.tokens.roles[self.start : self.stop]
+        words = self.tokens.words[self.start : self.stop]
+        if roles.count("word") == len(roles):
+            return words
+        return list(compress(words, map("word".__eq__, roles)))
+
+    def count(self) -> int:
+        """How many words and numbers, links aside."""
+        return self.stop - self.start - self.tokens.roles[self.start : self.stop].count("link")
+
+    def has_link(self) -> bool:
+        return "link" in self.tokens.roles[self.start : self.stop]
+
+    def in_date_lines(self, date_phrases: Sequence[str]) -> bool:
+        """Every word is in a block that is the document's date line."""
+        tokens = self.tokens
+        blocks = {
+            bisect.bisect_right(tokens.starts, index) - 1
+            for index in range(self.start, self.stop)
+            if tokens.roles[index] == "word"
+        }
+        return all(_is_date_line(tokens.blocks[block].text, date_phrases) for block in blocks)
 
 
-def _word_roles(words: Sequence[str]) -> list[str]:
+def _word_roles(words: Sequence[str], text: str) -> list[str]:
     """ "number" for enumeration markers and cross-reference numbers, "word" for the rest.
 
-    A cross-reference is a number after a reference word ("Article 15.4", "§ 3"), and the
-    numbers listed after it ("Sections 10, 13 and 15").
+    `words` are the words of `text`. A cross-reference is a number after a reference word
+    ("Article 15.4", "§ 3"), and the numbers listed after it ("Sections 10, 13 and 15").
+    Only a leading marker ("a.", "iv)"), a word holding a digit or one opening with "(" or
+    "§" can be a number, so only those words are looked at.
     """
-    if words and not any(map(_NUMBER_OR_ENUMERATOR_MARK.search, words)):
-        # Without a digit, "(" or "§", only a leading marker ("a.", "iv)") can be a number.
-        first = "number" if _is_leading_marker(words) else "word"
-        return [first, *repeat("word", len(words) - 1)]
-    roles: list[str] = []
-    for index, word in enumerate(words):
-        previous = words[index - 1] if index > 0 else ""
-        is_marker = (index == 0 and _is_leading_marker(words)) or (
-            word[0] in "(§" and bool(_ENUMERATOR.match(word))
-        )
-        is_reference = (
-            index > 0
-            and _is_number(word)
-            and (
+    if not words:
+        return []
+    roles = ["word"] * len(words)
+    if _is_leading_marker(words):
+        roles[0] = "number"
+    if _NUMBER_OR_ENUMERATOR_MARK.search(text) is None:
+        return roles
+    marked = {word for word in set(words) if word[0] in "(§" or _is_number(word)}
+    for index in compress(count(), map(marked.__contains__, words)):
+        word = words[index]
+        if word[0] in "(§" and _ENUMERATOR.match(word):
+            roles[index] = "number"
+        elif index > 0 and _is_number(word):
+            previous = words[index - 1]
+            if (
                 previous == "§"
                 or _is_reference_word(previous)
-                or (roles[-1] == "number" and previous.endswith(","))
+                or (roles[index - 1] == "number" and previous.endswith(","))
                 or (
                     index > 1
-                    and roles[-2] == "number"
+                    and roles[index - 2] == "number"
                     and _normal_word(previous) in LIST_CONNECTORS
                 )
-            )
-        )
-        roles.append("number" if is_marker or is_reference else "word")
+            ):
+                roles[index] = "number"
     return roles
+
+
+def _body_words(text: str) -> tuple[list[str], int]:
+    """The words of a block's text that are words, not numbers, and how many words it has."""
+    words = text.split()
+    roles = _word_roles(words, text)
+    if "number" not in roles:
+        return words, len(words)
+    return [word for word, role in zip(words, roles, strict=True) if role == "word"], len(words)
 
 
 def _is_leading_marker(words: Sequence[str]) -> bool:
@@ -273,15 +327,22 @@ def _is_reference_word(word: str) -> bool:
     return normal in REFERENCE_WORDS or normal.removesuffix("s") in REFERENCE_WORDS
 
 
-def _block_key(block: Block) -> tuple[str, tuple[str, ...]]:
+_BlockKey = tuple[str, tuple[str, ...]]
+
+
+def _block_key(block: Block) -> _BlockKey:
     return _comparison_text(block.text), block.links
 
 
 @lru_cache(maxsize=1 << 12)
 def _comparison_text(text: str) -> str:
     """A block's text as compared: folded, whitespace collapsed. Remembered because both
-    versions of a page share most blocks, and alignment asks for each several times."""
-    return " ".join(_fold(text).split())
+    versions of a page share most blocks."""
+    folded = _fold(text)
+    # Printable text has no whitespace but the plain space: collapsed unless spaces pile up.
+    if folded.isprintable() and "  " not in folded and folded[:1] != " " and folded[-1:] != " ":
+        return folded
+    return " ".join(folded.split())
 
 
 def _fold(text: str) -> str:
@@ -295,11 +356,16 @@ def _fold(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Edit:
-    """One non-equal stretch of the word diff, and what kind of edit it is."""
+    """One non-equal stretch of the word diff, and what kind of edit it is.
+
+    `removed` and `added` are its words (numbers and links aside), as shown; the counts are
+    of its words and numbers, links aside."""
 
     kind: str  # "words", "format", "link", "numbering", "date", "toc"
-    removed: tuple[_Token, ...]
-    added: tuple[_Token, ...]
+    removed: list[str]
+    added: list[str]
+    removed_count: int
+    added_count: int
     context: str = ""  # the words around the edit, for naming categories
 
 
@@ -310,41 +376,41 @@ class _SectionDiff:
 
 
 def _diff_tokens(
-    old: Sequence[_Token], new: Sequence[_Token], diff: _SectionDiff, headings: frozenset[str]
-) -> None:
-    matcher = difflib.SequenceMatcher(
-        None, [t.key for t in old], [t.key for t in new], autojunk=False
-    )
+    old: _Tokens, new: _Tokens, diff: _SectionDiff, phrases: tuple[Sequence[str], Sequence[str]],
+    headings: _Headings,
+) -> None:  # fmt: skip
+    matcher = difflib.SequenceMatcher(None, old.keys, new.keys, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            _append_segment(diff.segments, "=", "".join(t.text for t in new[j1:j2]))
+            _append_segment(diff.segments, "=", "".join(new.texts[j1:j2]))
             continue
-        removed, added = tuple(old[i1:i2]), tuple(new[j1:j2])
-        _append_segment(diff.segments, "-", "".join(t.text for t in removed))
-        _append_segment(diff.segments, "+", "".join(t.text for t in added))
+        removed, added = _Span(old, i1, i2), _Span(new, j1, j2)
+        _append_segment(diff.segments, "-", removed.text())
+        _append_segment(diff.segments, "+", added.text())
         context = " ".join(
-            t.text for t in (*old[max(0, i1 - CONTEXT_TOKENS) : i1], *new[j2 : j2 + CONTEXT_TOKENS])
+            [*old.texts[max(0, i1 - CONTEXT_TOKENS) : i1], *new.texts[j2 : j2 + CONTEXT_TOKENS]]
         )
-        diff.edits.append(_Edit(_edit_kind(removed, added, headings), removed, added, context))
+        removed_words, added_words = removed.body_words(), added.body_words()
+        kind = _edit_kind(removed, added, removed_words, added_words, phrases, headings)
+        diff.edits.append(
+            _Edit(kind, removed_words, added_words, removed.count(), added.count(), context)
+        )
 
 
 def _diff_sections(
-    old: Section, new: Section, phrases: tuple[Sequence[str], Sequence[str]],
-    headings: frozenset[str],
+    old: Section, new: Section, keys: tuple[Sequence[_BlockKey], Sequence[_BlockKey]],
+    phrases: tuple[Sequence[str], Sequence[str]], headings: _Headings,
 ) -> _SectionDiff:  # fmt: skip
-    """Blocks first (cheap, by hash), then words inside the runs of blocks that differ."""
+    """Blocks first (cheap, by their `_block_key`s), then words inside the runs of blocks that
+    differ."""
     diff = _SectionDiff()
-    matcher = difflib.SequenceMatcher(
-        None, [_block_key(b) for b in old.blocks], [_block_key(b) for b in new.blocks],
-        autojunk=False,
-    )  # fmt: skip
+    matcher = difflib.SequenceMatcher(None, keys[0], keys[1], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             _append_segment(diff.segments, "=", _blocks_text(new.blocks[j1:j2]))
         else:
-            old_tokens = [t for b in old.blocks[i1:i2] for t in _block_tokens(b, phrases[0])]
-            new_tokens = [t for b in new.blocks[j1:j2] for t in _block_tokens(b, phrases[1])]
-            _diff_tokens(old_tokens, new_tokens, diff, headings)
+            tokens = _Tokens(old.blocks[i1:i2]), _Tokens(new.blocks[j1:j2])
+            _diff_tokens(*tokens, diff, phrases, headings)
     return diff
 
 
@@ -366,35 +432,70 @@ def _is_date_word(word: str) -> bool:
     return not normal or _is_number(normal) or normal in MONTHS or len(normal) <= 3
 
 
-def _edit_kind(removed: Sequence[_Token], added: Sequence[_Token], headings: frozenset[str]) -> str:
-    removed_words = [t.text.strip() for t in removed if t.role == "word"]
-    added_words = [t.text.strip() for t in added if t.role == "word"]
+_LONGEST_NEW_WINDOW_NOTE = max(map(len, NEW_WINDOW_NOTES))
+
+
+def _edit_kind(
+    removed: _Span, added: _Span, removed_words: Sequence[str], added_words: Sequence[str],
+    phrases: tuple[Sequence[str], Sequence[str]], headings: _Headings,
+) -> str:  # fmt: skip
+    """The kind of the edit of `removed` by `added` tokens, whose words are given. Whether
+    their blocks are date lines (a fold of each block) is asked only of date words."""
     if not removed_words and not added_words:
-        return "link" if any(t.role == "link" for t in (*removed, *added)) else "numbering"
-    if "".join(map(_normal_word, removed_words)) == "".join(map(_normal_word, added_words)):
+        return "link" if removed.has_link() or added.has_link() else "numbering"
+    removed_normal = "".join(map(_normal_word, removed_words))
+    added_normal = "".join(map(_normal_word, added_words))
+    if removed_normal == added_normal:
         return "format"
-    tokens = [t for t in (*removed, *added) if t.role == "word"]
-    if all(t.in_date_line for t in tokens) and all(map(_is_date_word, removed_words + added_words)):
+    if (
+        all(map(_is_date_word, removed_words))
+        and all(map(_is_date_word, added_words))
+        and removed.in_date_lines(phrases[0])
+        and added.in_date_lines(phrases[1])
+    ):
         return "date"
-    one_side = removed_words if not added_words else added_words if not removed_words else None
-    if one_side and fold_words(" ".join(one_side)).strip() in NEW_WINDOW_NOTES:
+    if removed_words and added_words:
+        return "words"
+    one_side, normal = (
+        (removed_words, removed_normal) if removed_words else (added_words, added_normal)
+    )
+    # The folded text is at least as long as its words' normal forms joined.
+    if (
+        len(normal) <= _LONGEST_NEW_WINDOW_NOTE
+        and fold_words(" ".join(one_side)).strip() in NEW_WINDOW_NOTES
+    ):
         return "link"
-    if one_side and _is_heading(" ".join(w for w in one_side if not _is_number(w)), headings):
+    if headings.holds([w for w in one_side if not _is_number(w)]):
         return "toc"
     return "words"
 
 
-def _is_heading(text: str, headings: frozenset[str]) -> bool:
-    """`text` repeats a heading of the document (a table-of-contents entry), typos aside."""
-    key = _heading_key(text)
-    if not key:
-        return False
-    if key in headings:
-        return True
-    return (
-        process.extractOne(key, headings, scorer=fuzz.ratio, score_cutoff=TOC_SIMILARITY)
-        is not None
-    )
+class _Headings:
+    """The heading keys of both versions, for telling a table-of-contents entry (a line that
+    repeats a heading of the document, typos aside)."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.keys = frozenset(key for key in keys if key)
+        self.longest = max(map(len, self.keys), default=0)
+
+    def holds(self, words: Sequence[str]) -> bool:
+        """The words repeat a heading.
+
+        Their key is at least as long as their normal forms joined, and a key more than twice
+        as long as every heading is none of them: its `fuzz.ratio` with each is below 67 (the
+        Indel distance is at least the difference in length)."""
+        if sum(map(len, map(_normal_word, words))) > 2 * self.longest:
+            return False
+        text = " ".join(words)
+        key = _heading_key(text)
+        if not key:
+            return False
+        if key in self.keys:
+            return True
+        return (
+            process.extractOne(key, self.keys, scorer=fuzz.ratio, score_cutoff=TOC_SIMILARITY)
+            is not None
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,15 +506,22 @@ def _heading_key(heading: str) -> str:
     return fold_words(heading).strip()
 
 
-def _content_key(section: Section) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for block in section.blocks:
-        text, links = _block_key(block)
-        digest.update(text.encode())
-        for link in links:
-            digest.update(b"\x00" + link.encode())
-        digest.update(b"\x01")
-    return digest.hexdigest()
+class _Keyed(NamedTuple):
+    """A document's sections, with the keys they are aligned and diffed by (each worked out
+    once: alignment, statuses and the block diff all ask for them)."""
+
+    sections: tuple[Section, ...]
+    headings: list[str]
+    contents: list[tuple[_BlockKey, ...]]  # per section, its blocks' `_block_key`s
+
+    @classmethod
+    def of(cls, document: Document) -> _Keyed:
+        sections = document.sections
+        return cls(
+            sections,
+            [_heading_key(s.heading) for s in sections],
+            [tuple(map(_block_key, s.blocks)) for s in sections],
+        )
 
 
 def _word_set(section: Section) -> frozenset[str]:
@@ -438,9 +546,8 @@ def _pair_by_key(
 
 
 def _fuzzy_pairs(
-    old: Sequence[Section], new: Sequence[Section], old_free: set[int], new_free: set[int],
-    pairs: dict[int, int],
-) -> None:  # fmt: skip
+    old: _Keyed, new: _Keyed, old_free: set[int], new_free: set[int], pairs: dict[int, int]
+) -> None:
     """Pair leftovers by heading similarity or shared words, best score first.
 
     Headings are compared in rapidfuzz's C loop; shared words only while the number of
@@ -450,13 +557,13 @@ def _fuzzy_pairs(
     if not olds or not news:
         return
     compare_content = len(olds) * len(news) <= MAX_CONTENT_COMPARISONS
-    old_words = {i: _word_set(old[i]) for i in olds} if compare_content else {}
-    new_words = {j: _word_set(new[j]) for j in news} if compare_content else {}
-    new_headings = {j: key for j in news if (key := _heading_key(new[j].heading))}
+    old_words = {i: _word_set(old.sections[i]) for i in olds} if compare_content else {}
+    new_words = {j: _word_set(new.sections[j]) for j in news} if compare_content else {}
+    new_headings = {j: key for j in news if (key := new.headings[j])}
     candidates: list[tuple[float, int, int]] = []
     for i in olds:
         similar_headings: dict[int, float] = {}
-        if old_heading := _heading_key(old[i].heading):
+        if old_heading := old.headings[i]:
             similar_headings = {
                 j: score
                 for _key, score, j in process.extract(
@@ -482,23 +589,20 @@ def _fuzzy_pairs(
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a and not b:
         return 1.0
-    return len(a & b) / len(a | b)
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
-def _align(old: Sequence[Section], new: Sequence[Section]) -> dict[int, int]:
-    old_headings = [_heading_key(s.heading) for s in old]
-    new_headings = [_heading_key(s.heading) for s in new]
-    old_content = [_content_key(s) for s in old]
-    new_content = [_content_key(s) for s in new]
-    old_free, new_free = set(range(len(old))), set(range(len(new)))
+def _align(old: _Keyed, new: _Keyed) -> dict[int, int]:
+    old_free, new_free = set(range(len(old.sections))), set(range(len(new.sections)))
     pairs: dict[int, int] = {}
     _pair_by_key(
-        list(zip(old_headings, old_content, strict=True)),
-        list(zip(new_headings, new_content, strict=True)),
+        list(zip(old.headings, old.contents, strict=True)),
+        list(zip(new.headings, new.contents, strict=True)),
         old_free, new_free, pairs,
     )  # fmt: skip
-    _pair_by_key(old_headings, new_headings, old_free, new_free, pairs)
-    _pair_by_key(old_content, new_content, old_free, new_free, pairs)
+    _pair_by_key(old.headings, new.headings, old_free, new_free, pairs)
+    _pair_by_key(old.contents, new.contents, old_free, new_free, pairs)
     _fuzzy_pairs(old, new, old_free, new_free, pairs)
     return pairs
 
@@ -542,18 +646,25 @@ class _Pending:
     edits: list[_Edit]
     heading_removed: list[str]
     heading_added: list[str]
-    words_added: int = 0
-    words_removed: int = 0
 
+    @property
+    def words_added(self) -> int:
+        return sum(edit.added_count for edit in self.edits)
 
-def _edit_words(edits: Iterable[_Edit]) -> tuple[list[str], list[str]]:
-    removed: list[str] = []
-    added: list[str] = []
-    for edit in edits:
-        if edit.kind == "words":
-            removed += [t.text.strip() for t in edit.removed if t.role == "word"]
-            added += [t.text.strip() for t in edit.added if t.role == "word"]
-    return removed, added
+    @property
+    def words_removed(self) -> int:
+        return sum(edit.removed_count for edit in self.edits)
+
+    @cached_property
+    def changed_words(self) -> tuple[list[str], list[str]]:
+        """The words removed and added by its word edits (materiality and categories ask)."""
+        removed: list[str] = []
+        added: list[str] = []
+        for edit in self.edits:
+            if edit.kind == "words":
+                removed += edit.removed
+                added += edit.added
+        return removed, added
 
 
 # Scripts written without spaces between words (Chinese, Japanese, Thai): a space-separated
@@ -607,16 +718,25 @@ def _is_typo_level(removed: Sequence[str], added: Sequence[str]) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _pieces(word: str) -> tuple[str, ...]:
     """A token split where it glues words together ("PROVISIONS.some", "help@example.com")."""
-    pieces = tuple(re.findall(r"[^\W_]+", word))
+    pieces = tuple(_WORD_PIECE.findall(word))
     return (word,) if len(pieces) <= 1 else pieces
 
 
-def _take(words: Iterable[str], budget: Counter[str]) -> list[str]:
-    """The words still owed in `budget` (consumed as they are taken)."""
+_WORD_PIECE = re.compile(r"[^\W_]+")
+
+
+def _all_pieces(words: Iterable[str]) -> list[str]:
+    return list(chain.from_iterable(map(_pieces, words)))
+
+
+def _take(words: Sequence[str], normals: Sequence[str], budget: Counter[str]) -> list[str]:
+    """The words still owed in `budget` (consumed as they are taken); `normals` are their
+    normal forms."""
     taken = []
-    for word in words:
-        normal = _normal_word(word)
-        if normal and budget[normal] > 0:
+    if not budget:
+        return taken
+    for word, normal in zip(words, normals, strict=True):
+        if normal and budget.get(normal, 0) > 0:
             budget[normal] -= 1
             taken.append(word)
     return taken
@@ -628,23 +748,25 @@ def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]
     added_all: Counter[str] = Counter()
     per_section = []
     for item in pending:
-        removed, added = (
-            [piece for word in words for piece in _pieces(word)]
-            for words in _edit_words(item.edits)
-        )
-        per_section.append((removed, added))
-        heading_removed = [p for word in item.heading_removed for p in _pieces(word)]
-        heading_added = [p for word in item.heading_added for p in _pieces(word)]
-        removed_all.update(_normal_word(w) for w in removed + heading_removed)
-        added_all.update(_normal_word(w) for w in added + heading_added)
+        removed, added = map(_all_pieces, item.changed_words)
+        removed_normals = list(map(_normal_word, removed))
+        added_normals = list(map(_normal_word, added))
+        per_section.append((removed, removed_normals, added, added_normals))
+        removed_all.update(removed_normals)
+        removed_all.update(map(_normal_word, _all_pieces(item.heading_removed)))
+        added_all.update(added_normals)
+        added_all.update(map(_normal_word, _all_pieces(item.heading_added)))
     removed_budget = removed_all - added_all
     added_budget = added_all - removed_all
-    return [(_take(r, removed_budget), _take(a, added_budget)) for r, a in per_section]
+    return [
+        (_take(removed, removed_normals, removed_budget), _take(added, added_normals, added_budget))
+        for removed, removed_normals, added, added_normals in per_section
+    ]
 
 
 def _section_categories(item: _Pending) -> tuple[str, ...]:
     """Categories named by the changed words and the heading; else by the words around them."""
-    removed, added = _edit_words(item.edits)
+    removed, added = item.changed_words
     text = " ".join([item.heading, item.old_heading or "", " ".join(removed), "|", " ".join(added)])
     return categories_in(text) or categories_in(
         " | ".join(edit.context for edit in item.edits if edit.kind == "words")
@@ -716,18 +838,17 @@ def _date_change(old: Document, new: Document) -> DateChange | None:
     return None
 
 
-def _pending_sections(old: Document, new: Document) -> list[_Pending]:
-    pairs = _align(old.sections, new.sections)
+def _pending_sections(old_document: Document, new_document: Document) -> list[_Pending]:
+    old, new = _Keyed.of(old_document), _Keyed.of(new_document)
+    pairs = _align(old, new)
     kept_in_order = _in_order(pairs)
-    phrases = (_date_phrases(old), _date_phrases(new))
-    headings = frozenset(
-        key for s in (*old.sections, *new.sections) if (key := _heading_key(s.heading))
-    )
+    phrases = (_date_phrases(old_document), _date_phrases(new_document))
+    headings = _Headings((*old.headings, *new.headings))
     pending: list[_Pending] = []
     for i, j in pairs.items():
         before, after = old.sections[i], new.sections[j]
-        text_changed = _content_key(before) != _content_key(after)
-        renamed = _heading_key(before.heading) != _heading_key(after.heading)
+        text_changed = old.contents[i] != new.contents[j]
+        renamed = old.headings[i] != new.headings[j]
         renumbered = before.number != after.number
         if text_changed:
             status = "modified"
@@ -738,7 +859,8 @@ def _pending_sections(old: Document, new: Document) -> list[_Pending]:
         else:
             continue
         if text_changed:
-            diff = _diff_sections(before, after, phrases, headings)
+            keys = (old.contents[i], new.contents[j])
+            diff = _diff_sections(before, after, keys, phrases, headings)
             redline, edits = tuple(diff.segments), diff.edits
         else:
             text = _blocks_text(after.blocks)
@@ -760,14 +882,11 @@ def _pending_sections(old: Document, new: Document) -> list[_Pending]:
     paired_new = set(pairs.values())
     for j, section in enumerate(new.sections):
         if j not in paired_new:
-            pending.append(_whole_section("added", section, j, phrases[1]))
+            pending.append(_whole_section("added", section, j))
     for i, section in enumerate(old.sections):
         if i not in pairs:
-            pending.append(_whole_section("removed", section, _anchor(i, pairs), phrases[0]))
+            pending.append(_whole_section("removed", section, _anchor(i, pairs)))
     pending.sort(key=lambda item: item.order)
-    for item in pending:
-        item.words_added = sum(t.role != "link" for e in item.edits for t in e.added)
-        item.words_removed = sum(t.role != "link" for e in item.edits for t in e.removed)
     return pending
 
 
@@ -784,32 +903,30 @@ def _anchor(old_index: int, pairs: dict[int, int]) -> float:
     return -0.5
 
 
-def _whole(tokens: Sequence[_Token], op: str) -> tuple[RedlineSegment, ...]:
-    text = "".join(t.text for t in tokens)
-    return (RedlineSegment(op, text),) if text else ()
-
-
-def _section_tokens(section: Section, phrases: Sequence[str]) -> tuple[_Token, ...]:
-    return tuple(t for b in section.blocks for t in _block_tokens(b, phrases))
-
-
-def _whole_section(status: str, section: Section, order: float, phrases: Sequence[str]) -> _Pending:
-    tokens = _section_tokens(section, phrases)
+def _whole_section(status: str, section: Section, order: float) -> _Pending:
+    """An added or removed section: all its words are one word edit."""
+    words: list[str] = []
+    total = 0  # words and numbers
+    for block in section.blocks:
+        block_words, block_total = _body_words(block.text)
+        words += block_words
+        total += block_total
+    text = _blocks_text(section.blocks)
     op = "+" if status == "added" else "-"
-    words = section.heading.split()
+    heading = section.heading.split()
     if status == "added":
-        edit = _Edit("words", (), tokens)
-        heading_removed, heading_added = [], words
+        edit = _Edit("words", [], words, 0, total)
+        heading_removed, heading_added = [], heading
     else:
-        edit = _Edit("words", tokens, ())
-        heading_removed, heading_added = words, []
+        edit = _Edit("words", words, [], total, 0)
+        heading_removed, heading_added = heading, []
     return _Pending(
         status=status,
         heading=section.label,
         old_heading=None,
         order=order,
-        redline=_whole(tokens, op),
-        edits=[edit] if tokens else [],
+        redline=(RedlineSegment(op, text),) if text else (),
+        edits=[edit] if text else [],
         heading_removed=heading_removed,
         heading_added=heading_added,
     )

@@ -30,7 +30,9 @@ def fold_words(text: str) -> str:
 
     The result starts and ends with a space, so that ` term` finds a word start.
     """
-    bare = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text.casefold()))
+    bare = text.casefold()
+    if not text.isascii():  # ASCII has no accent to strip
+        bare = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", bare))
     return " " + " ".join(_WORD_CHARACTERS.findall(bare)) + " "
 
 
@@ -302,9 +304,29 @@ CATEGORY_IDS: tuple[str, ...] = tuple(category.id for category in CATEGORIES)
 
 
 def _term_pattern(terms: list[str]) -> re.Pattern[str]:
-    """One regex for a list of terms: each found at a word start; trailing space = whole word."""
+    """One regex for a list of terms: each found at a word start; trailing space = whole word.
+
+    Meant for `search`, to tell whether any term occurs: a term that starts with a shorter one
+    is left out (it adds no occurrence), and the others are merged into a trie, so that at each
+    word start the regex engine tries a letter's few continuations, not every term.
+    """
     folded = {fold_words(term).rstrip() + (" " if term.endswith(" ") else "") for term in terms}
-    return re.compile("|".join(re.escape(term) for term in sorted(folded, key=len, reverse=True)))
+    trie: dict[str, dict] = {}  # a term ends at an empty node
+    for term in sorted(folded):  # after the shorter terms it starts with
+        node = trie
+        for character in term:
+            if node.get(character) == {}:
+                break
+            node = node.setdefault(character, {})
+    return re.compile(_trie_regex(trie))
+
+
+def _trie_regex(node: dict[str, dict]) -> str:
+    """The regex of the terms of a trie (of its node's continuations)."""
+    if not node:
+        return ""
+    branches = [re.escape(character) + _trie_regex(rest) for character, rest in node.items()]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 _CATEGORY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

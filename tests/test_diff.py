@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from monitor.diff import Change, RedlineSegment, compare, format_report, redline_text
 from monitor.document import Block, DateMention, Document, Section
-from monitor.lexicon import CATEGORY_IDS, categories_in
+from monitor.lexicon import CATEGORIES, CATEGORY_IDS, categories_in
 
 INTRO = "We respect your privacy and explain here how we handle personal information."
 COLLECT = "We collect your name, email address and photos when you register."
@@ -272,6 +272,15 @@ def test_paragraph_moved_to_another_section_is_minor():
 )
 def test_categories_in(text, expected):
     assert categories_in(text) == expected
+
+
+def test_every_term_names_its_category_and_whole_words_stay_whole():
+    for category in CATEGORIES:
+        for terms in category.terms.values():
+            for term in terms:
+                assert category.id in categories_in(f"x {term}s"), term
+    assert "contact" in categories_in("Write to our DPO.")
+    assert "contact" not in categories_in("dpos")
 
 
 def test_categories_come_from_the_heading_too():
