@@ -38,7 +38,6 @@ announce a change by moving it.
 from __future__ import annotations
 
 import bisect
-import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -47,6 +46,7 @@ from functools import cached_property, lru_cache
 from itertools import chain, compress, count
 from typing import Any, NamedTuple
 
+from cydifflib import SequenceMatcher  # difflib's, compiled: the same opcodes, a fifth of the time
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -379,7 +379,7 @@ def _diff_tokens(
     old: _Tokens, new: _Tokens, diff: _SectionDiff, phrases: tuple[Sequence[str], Sequence[str]],
     headings: _Headings,
 ) -> None:  # fmt: skip
-    matcher = difflib.SequenceMatcher(None, old.keys, new.keys, autojunk=False)
+    matcher = SequenceMatcher(None, old.keys, new.keys, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             _append_segment(diff.segments, "=", "".join(new.texts[j1:j2]))
@@ -404,7 +404,7 @@ def _diff_sections(
     """Blocks first (cheap, by their `_block_key`s), then words inside the runs of blocks that
     differ."""
     diff = _SectionDiff()
-    matcher = difflib.SequenceMatcher(None, keys[0], keys[1], autojunk=False)
+    matcher = SequenceMatcher(None, keys[0], keys[1], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             _append_segment(diff.segments, "=", _blocks_text(new.blocks[j1:j2]))
