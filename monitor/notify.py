@@ -411,12 +411,13 @@ def group_mass_edits(
     the shared edit once and each document's other edits below it. Per URL, like the digest
     (which applies after this, to what is left); returns the crawl's alert ids with each
     group's alerts replaced by the group's alert."""
-    rows = store.alert_rows(list(alert_ids)) if alert_ids else []
-    rows = [r for r in rows if r["kind"] == "change" and r["change_id"]]
     by_key = {destination_key(url): url for url in urls}
-    unsent = {i for i, destination in store.unsent_deliveries([r["id"] for r in rows])
-              if destination in by_key}  # fmt: skip
-    rows = [r for r in rows if r["id"] in unsent]
+    # Only alerts still to be sent to a configured URL are read: a crawl where thousands of
+    # pages changed holds thousands of alerts, and each row carries its whole message.
+    unsent = {i for i, destination in store.unsent_deliveries(list(alert_ids))
+              if destination in by_key} if alert_ids else set()  # fmt: skip
+    rows = store.alert_rows(sorted(unsent)) if len(unsent) >= 2 else []
+    rows = [r for r in rows if r["kind"] == "change" and r["change_id"]]
     if len(rows) < 2:
         return list(alert_ids)
     by_name = {t.name: t for t in targets}
