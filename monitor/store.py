@@ -415,13 +415,12 @@ class Store:
     # -- raw bodies: every distinct page body fetched, for `policywatch reprocess` ---------
 
     def keep_raw_body(
-        self, target: str, body: bytes, at: str, prepared: Prepared | None = None
-    ) -> str:
-        """Keep a fetched body (once per distinct body), packed like versions; its hash.
-        `prepared`: the hash and packing done ahead (`prepare`) for this body."""
-        body_hash = prepared.body_hash if prepared else hashlib.sha256(body).hexdigest()
+        self, target: str, body: bytes, body_hash: str, at: str, prepared: Prepared | None = None
+    ) -> None:
+        """Keep a fetched body (once per distinct body, by its sha256 `body_hash`), packed like
+        versions. `prepared`: the packing done ahead (`prepare`) for this body."""
         if self._has_raw_body(body_hash):
-            return body_hash
+            return
         ahead = prepared.body if prepared else None
         if ahead is not None and self._has_keyframe("raw_bodies", "hash", ahead.base):
             base_hash, packed = ahead.base, ahead.blob
@@ -440,7 +439,6 @@ class Store:
                 "base_hash": base_hash,
             },
         )
-        return body_hash
 
     def _has_raw_body(self, body_hash: str) -> bool:
         return (

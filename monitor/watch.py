@@ -294,24 +294,14 @@ def check_page(
     )
 
 
-def body_key(target: Target, page: FetchedPage) -> str:
-    """What decides the document a body gives: its bytes, its content type, the URL it came
-    from, and the target's URL and extraction settings.
-
-    Kept on the page (a frozen value) with the settings it was worked out under: a crawl
-    asks for the key of a changed body twice, before reading it (`record_identical_body`)
-    and after (`record_and_trust`), and hashing a policy page costs more than its writes."""
-    settings = validator_key(target)
-    known = vars(page).get("_body_key")
-    if known is not None and known[0] == settings:
-        return known[1]
+def body_key(target: Target, page: FetchedPage, prepared: Prepared | None = None) -> str:
+    """What decides the document a body gives: its bytes (by their hash, `_body_hash`), its
+    content type, the URL it came from, and the target's URL and extraction settings."""
     digest = hashlib.sha256()
-    for part in (settings, page.content_type or "", page.final_url or page.url):
+    parts = (validator_key(target), page.content_type or "", page.final_url or page.url)
+    for part in (*parts, _body_hash(page, prepared) or ""):
         digest.update(part.encode("utf-8") + b"\0")
-    digest.update(page.body)
-    key = digest.hexdigest()
-    vars(page)["_body_key"] = (settings, key)
-    return key
+    return digest.hexdigest()
 
 
 def record_identical_body(
@@ -342,7 +332,7 @@ def record_and_trust(
         result = record(store, target, observation, destinations, failure_threshold)
         if result.result in TRUSTED_RESULTS and page.body:
             version_id = store.latest_version_id(target.name)
-            key = body_key(target, page)
+            key = body_key(target, page, observation.prepared)
             store.save_trusted_body(target.name, key, version_id, observation.region)
     return result
 
@@ -681,10 +671,17 @@ def _hold_suspect(
 
 def _body_hash(page: FetchedPage, prepared: Prepared | None = None) -> str | None:
     """The page body's hash: as prepared (`prepare_record`; the body may be gone, `held`),
-    or computed; None without a body."""
+    or worked out once per page and kept on it (a frozen value): a fetch is matched by it,
+    keyed by it (`body_key`) and recorded with it, and hashing a policy page costs more than
+    its writes. None without a body."""
     if prepared is not None:
         return prepared.body_hash
-    return hashlib.sha256(page.body).hexdigest() if page.body else None
+    if not page.body:
+        return None
+    known = vars(page).get("_body_hash")
+    if known is None:
+        known = vars(page)["_body_hash"] = hashlib.sha256(page.body).hexdigest()
+    return known
 
 
 def _fetch_record(
@@ -705,8 +702,9 @@ def _fetch_record(
 
 
 def _keep_body(store: Store, page: FetchedPage, prepared: Prepared | None = None) -> None:
-    if page.body and _http_error(page) is None and page.error is None:
-        store.keep_raw_body(page.target, page.body, page.started_at, prepared)
+    body_hash = _body_hash(page, prepared)
+    if body_hash and _http_error(page) is None and page.error is None:
+        store.keep_raw_body(page.target, page.body, body_hash, page.started_at, prepared)
 
 
 def _http_error(page: FetchedPage) -> str | None:
