@@ -50,6 +50,7 @@ TELNETCONSOLE_ENABLED = False
 # it (with a token written to a file in the user's profile). A crawl needs none of that.
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "WARNING"
+LOG_FORMATTER = "crawler.logformatter.PageLogFormatter"
 
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
 # Items of one response processed at once. The spider yields one item per response, and

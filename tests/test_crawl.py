@@ -152,11 +152,12 @@ def test_crawl_of_named_targets_only(tmp_path, page_server):
 def test_meta_refresh_is_followed_from_a_long_page_and_only_from_its_head(tmp_path, page_server):
     """A long page (more than the 16 KB the crawler reads a refresh from) that sends the
     reader on with a meta refresh in its head is followed; one whose refresh comes only after
-    the first 4,096 characters is not (Scrapy's rule), and is read as it is."""
+    the first 4,096 characters is not (Scrapy's rule), and is read as it is. Attribute names
+    are read whatever their case."""
     padding = "<!-- " + "x" * 40_000 + " -->"
     moved = page_server.set(
         "/moved",
-        f"<html><head><meta http-equiv='refresh' content='0; url=/privacy'></head>"
+        f"<html><head><META HTTP-EQUIV='Refresh' content='0; url=/privacy'></head>"
         f"<body>{padding}<p>Redirecting.</p></body></html>",
     )
     late = page_server.set(
