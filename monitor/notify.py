@@ -29,7 +29,7 @@ import shlex
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,13 @@ def change_alert(
     }
     body = render(title, "change", payload, MARKDOWN).body
     return AlertMessage(title=title, body=body, kind="change", payload=payload)
+
+
+def detected_again(message: AlertMessage, detected_at: str | None) -> AlertMessage:
+    """A change alert (`change_alert`) as it is for the same change detected at another time
+    (the change is recorded at its confirming fetch): only the payload says when, not the
+    title nor the Markdown body."""
+    return replace(message, payload={**message.payload, "detected_at": detected_at})
 
 
 def _markdown_escape(text: str) -> str:

@@ -23,6 +23,7 @@ from monitor.normalize import ExtractionError, PageReading
 from monitor.notify import (
     AlertMessage,
     change_alert,
+    detected_again,
     note_failure,
     note_success,
     queue_alert,
@@ -123,6 +124,19 @@ class Comparison:
     previous_id: int
     suspicion: str | None  # collapse.suspicion of the new text against the previous one
     change: Change
+    # The change's alert (`change_alert`), rendered ahead when the change alerts: rendering
+    # it is most of what recording a change costs the crawl's thread.
+    alert: AlertMessage | None = None
+
+    def alert_for(self, target: Target, detected_at: str) -> AlertMessage:
+        """The alert of this change for `target`, detected at `detected_at`: the one rendered
+        ahead, for that time (a confirmed change is recorded at its confirming fetch), or
+        rendered now when none was for this target."""
+        alert = self.alert
+        rendered_for = alert and (alert.payload["target"], alert.payload["url"])
+        if alert is None or rendered_for != (target.name, target.url):
+            return change_alert(target.name, target.url, self.change, detected_at)
+        return detected_again(alert, detected_at)
 
 
 @dataclass(frozen=True)
@@ -206,10 +220,15 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
     compared = newest is not None and new_text and not page.confirming
     previous = reader.latest_version(target.name) if compared else None
     if previous is not None and previous.fingerprint != document.fingerprint:
+        change = compare(previous.document, document)
+        alert = None
+        if should_alert(change, target.alert_on):
+            alert = change_alert(target.name, target.url, change, page.started_at)
         comparison = Comparison(
             previous_id=previous.id,
             suspicion=suspicion(previous.document, document),
-            change=compare(previous.document, document),
+            change=change,
+            alert=alert,
         )
     return replace(observation, prepared=prepared, comparison=comparison)
 
@@ -438,7 +457,10 @@ def record(
         alerted = should_alert(change, target.alert_on) or warning is not None
         alert_id = None
         if alerted:
-            message = change_alert(target.name, target.url, change, page.started_at)
+            if ahead is not None and not warning:  # the change is the one compared ahead
+                message = ahead.alert_for(target, page.started_at)
+            else:
+                message = change_alert(target.name, target.url, change, page.started_at)
             if warning:
                 message = replace(message, title=f"{message.title} — WARNING: {warning}")
             urls = routed_urls(target, destinations)
