@@ -30,7 +30,7 @@ from monitor.notify import (
     routed_urls,
 )
 from monitor.render import short_page_hint, with_rendering_hint
-from monitor.store import FetchRecord, Prepared, RecentText, Store, Validators
+from monitor.store import FetchRecord, Prepared, RecentText, Store, Validators, change_detail
 
 NOT_MODIFIED = 304
 # Results after which the fetched body's document is the target's newest version.
@@ -124,9 +124,10 @@ class Comparison:
     previous_id: int
     suspicion: str | None  # collapse.suspicion of the new text against the previous one
     change: Change
-    # The change's alert (`change_alert`), rendered ahead when the change alerts: rendering
-    # it is most of what recording a change costs the crawl's thread.
+    # The change's alert (`change_alert`), rendered ahead when the change alerts, and its row's
+    # detail (`store.change_detail`): most of what recording a change costs the crawl's thread.
     alert: AlertMessage | None = None
+    detail: str | None = None
 
     def alert_for(self, target: Target, detected_at: str) -> AlertMessage:
         """The alert of this change for `target`, detected at `detected_at`: the one rendered
@@ -229,6 +230,7 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
             suspicion=suspicion(previous.document, document),
             change=change,
             alert=alert,
+            detail=change_detail(change.to_dict()),
         )
     return replace(observation, prepared=prepared, comparison=comparison)
 
@@ -449,10 +451,12 @@ def record(
         else:
             assert previous is not None
             change = compare(previous.document, document)
+        detail = ahead.detail if ahead is not None else None
         if warning:
             change = replace(change, summary=f"Warning: {warning}. {change.summary}")
+            detail = None  # the change compared ahead, without the warning
         change_id = store.add_change(
-            target.name, previous_id, version_id, page.started_at, change.to_dict()
+            target.name, previous_id, version_id, page.started_at, change.to_dict(), detail
         )
         alerted = should_alert(change, target.alert_on) or warning is not None
         alert_id = None

@@ -161,8 +161,9 @@ def fetched_at(tgt: Target, i: int, at: int, confirming: bool = False) -> Fetche
 
 
 def alert_of_confirmed_change(path: Path, tgt: Target, ahead: bool) -> list[tuple]:
-    """The alert rows of a change confirmed by a second fetch, its observations made as a
-    pool worker makes them (`observe_with_store`, `ahead`) or as `observe` alone does."""
+    """The alert and change rows of a change confirmed by a second fetch, its observations
+    made as a pool worker makes them (`observe_with_store`, `ahead`) or as `observe` alone
+    does."""
     with Store(path) as store:
         record(store, tgt, observe(fetched_at(tgt, 0, 0), tgt), [])
         store.db.conn.commit()
@@ -175,12 +176,14 @@ def alert_of_confirmed_change(path: Path, tgt: Target, ahead: bool) -> list[tupl
                 first, second = observe(first, tgt), observe(second, tgt)
             result = record_confirmed(store, tgt, first, second, ["json://localhost"])
         assert result.result == "changed" and result.alerted
-        return store.db.execute("select title, body, payload from alerts").fetchall()
+        alerts = store.db.execute("select title, body, payload from alerts").fetchall()
+        changes = store.db.execute("select summary, categories, detail from changes").fetchall()
+        return alerts + changes
 
 
 def test_an_alert_rendered_in_the_worker_is_the_one_the_writer_would_render(tmp_path):
-    """The pool worker renders a change's alert ahead (`Comparison.alert`); the change is
-    recorded at its confirming fetch, and its alert is exactly the one rendered there."""
+    """The pool worker renders a change's alert and detail ahead (`Comparison`); the change
+    is recorded at its confirming fetch, exactly as it would be without them."""
     tgt = target()
     alone = alert_of_confirmed_change(tmp_path / "alone.db", tgt, ahead=False)
     ahead = alert_of_confirmed_change(tmp_path / "ahead.db", tgt, ahead=True)
