@@ -29,7 +29,7 @@ import shlex
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -190,8 +190,14 @@ def diff_command(target_name: str) -> str:
 
 
 def change_alert(
-    target_name: str, url: str, change: Change, detected_at: str | None = None
+    target_name: str,
+    url: str,
+    change: Change,
+    detected_at: str | None = None,
+    body: str | None = None,
 ) -> AlertMessage:
+    """The alert of a change; `body`: its Markdown body, when rendered ahead
+    (`change_alert_body`, in a crawl's pool worker)."""
     title = f"{target_name}: {change_headline(change)}"
     payload = {
         "target": target_name,
@@ -199,15 +205,16 @@ def change_alert(
         "detected_at": detected_at,
         "change": change.to_dict(),
     }
-    body = render(title, "change", payload, MARKDOWN).body
+    if body is None:
+        body = render(title, "change", payload, MARKDOWN).body
     return AlertMessage(title=title, body=body, kind="change", payload=payload)
 
 
-def detected_again(message: AlertMessage, detected_at: str | None) -> AlertMessage:
-    """A change alert (`change_alert`) as it is for the same change detected at another time
-    (the change is recorded at its confirming fetch): only the payload says when, not the
-    title nor the Markdown body."""
-    return replace(message, payload={**message.payload, "detected_at": detected_at})
+def change_alert_body(target_name: str, url: str, change: Change) -> str:
+    """The Markdown body of a change's alert: rendering it is most of what `change_alert`
+    costs, and it does not depend on when the change was detected (a change is recorded
+    at its confirming fetch)."""
+    return change_alert(target_name, url, change).body
 
 
 def _markdown_escape(text: str) -> str:

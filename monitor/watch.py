@@ -23,7 +23,7 @@ from monitor.normalize import ExtractionError, PageReading
 from monitor.notify import (
     AlertMessage,
     change_alert,
-    detected_again,
+    change_alert_body,
     note_failure,
     note_success,
     queue_alert,
@@ -124,20 +124,11 @@ class Comparison:
     previous_id: int
     suspicion: str | None  # collapse.suspicion of the new text against the previous one
     change: Change
-    # The change's alert (`change_alert`), rendered ahead when the change alerts, and its row's
-    # detail (`store.change_detail`): most of what recording a change costs the crawl's thread.
-    alert: AlertMessage | None = None
+    # Worked out ahead, as most of what recording a change costs the crawl's thread: the
+    # Markdown body of its alert, when it alerts (`change_alert_body`), and its row's detail
+    # (`store.change_detail`).
+    alert_body: str | None = None
     detail: str | None = None
-
-    def alert_for(self, target: Target, detected_at: str) -> AlertMessage:
-        """The alert of this change for `target`, detected at `detected_at`: the one rendered
-        ahead, for that time (a confirmed change is recorded at its confirming fetch), or
-        rendered now when none was for this target."""
-        alert = self.alert
-        rendered_for = alert and (alert.payload["target"], alert.payload["url"])
-        if alert is None or rendered_for != (target.name, target.url):
-            return change_alert(target.name, target.url, self.change, detected_at)
-        return detected_again(alert, detected_at)
 
 
 @dataclass(frozen=True)
@@ -222,14 +213,12 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
     previous = reader.latest_version(target.name) if compared else None
     if previous is not None and previous.fingerprint != document.fingerprint:
         change = compare(previous.document, document)
-        alert = None
-        if should_alert(change, target.alert_on):
-            alert = change_alert(target.name, target.url, change, page.started_at)
+        alerts = should_alert(change, target.alert_on)
         comparison = Comparison(
             previous_id=previous.id,
             suspicion=suspicion(previous.document, document),
             change=change,
-            alert=alert,
+            alert_body=change_alert_body(target.name, target.url, change) if alerts else None,
             detail=change_detail(change.to_dict()),
         )
     return replace(observation, prepared=prepared, comparison=comparison)
@@ -461,10 +450,8 @@ def record(
         alerted = should_alert(change, target.alert_on) or warning is not None
         alert_id = None
         if alerted:
-            if ahead is not None and not warning:  # the change is the one compared ahead
-                message = ahead.alert_for(target, page.started_at)
-            else:
-                message = change_alert(target.name, target.url, change, page.started_at)
+            body = ahead.alert_body if ahead is not None and not warning else None
+            message = change_alert(target.name, target.url, change, page.started_at, body)
             if warning:
                 message = replace(message, title=f"{message.title} — WARNING: {warning}")
             urls = routed_urls(target, destinations)

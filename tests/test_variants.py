@@ -171,7 +171,7 @@ def alert_of_confirmed_change(path: Path, tgt: Target, ahead: bool) -> list[tupl
             first, second = fetched_at(tgt, 1, 1), fetched_at(tgt, 1, 2, confirming=True)
             if ahead:
                 first, second = (observe_with_store(p, tgt, reader) for p in (first, second))
-                assert first.comparison is not None and first.comparison.alert is not None
+                assert first.comparison is not None and first.comparison.alert_body is not None
             else:
                 first, second = observe(first, tgt), observe(second, tgt)
             result = record_confirmed(store, tgt, first, second, ["json://localhost"])
@@ -182,8 +182,8 @@ def alert_of_confirmed_change(path: Path, tgt: Target, ahead: bool) -> list[tupl
 
 
 def test_an_alert_rendered_in_the_worker_is_the_one_the_writer_would_render(tmp_path):
-    """The pool worker renders a change's alert and detail ahead (`Comparison`); the change
-    is recorded at its confirming fetch, exactly as it would be without them."""
+    """The pool worker renders a change's alert body and detail ahead (`Comparison`); the
+    change is recorded at its confirming fetch, exactly as it would be without them."""
     tgt = target()
     alone = alert_of_confirmed_change(tmp_path / "alone.db", tgt, ahead=False)
     ahead = alert_of_confirmed_change(tmp_path / "ahead.db", tgt, ahead=True)
