@@ -190,8 +190,14 @@ def diff_command(target_name: str) -> str:
 
 
 def change_alert(
-    target_name: str, url: str, change: Change, detected_at: str | None = None
+    target_name: str,
+    url: str,
+    change: Change,
+    detected_at: str | None = None,
+    body: str | None = None,
 ) -> AlertMessage:
+    """The alert of a change; `body`: its Markdown body, when rendered ahead
+    (`change_alert_body`, in a crawl's pool worker)."""
     title = f"{target_name}: {change_headline(change)}"
     payload = {
         "target": target_name,
@@ -199,8 +205,16 @@ def change_alert(
         "detected_at": detected_at,
         "change": change.to_dict(),
     }
-    body = render(title, "change", payload, MARKDOWN).body
+    if body is None:
+        body = render(title, "change", payload, MARKDOWN).body
     return AlertMessage(title=title, body=body, kind="change", payload=payload)
+
+
+def change_alert_body(target_name: str, url: str, change: Change) -> str:
+    """The Markdown body of a change's alert: rendering it is most of what `change_alert`
+    costs, and it does not depend on when the change was detected (a change is recorded
+    at its confirming fetch)."""
+    return change_alert(target_name, url, change).body
 
 
 def _markdown_escape(text: str) -> str:

@@ -534,7 +534,10 @@ class Store:
         to_version: int,
         detected_at: str,
         change: dict[str, Any],
+        detail: str | None = None,
     ) -> int:
+        """Store a change (its `Change.to_dict`); `detail`: its `change_detail`, when worked
+        out ahead (a crawl's pool worker)."""
         date_changed = change.get("date_changed") or {}
         row = {
             "target": target,
@@ -548,7 +551,7 @@ class Store:
             "date_only": change["date_only"],
             "categories": json.dumps(change["categories"]),
             "summary": change["summary"],
-            "detail": json.dumps(change, ensure_ascii=False),
+            "detail": change_detail(change) if detail is None else detail,
         }
         return _insert(self.db, "changes", row)
 
@@ -899,6 +902,11 @@ def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     marks = ", ".join("?" * len(row))
     sql = f"insert into {table} ({columns}) values ({marks})"
     return int(db.execute(sql, list(row.values())).lastrowid)
+
+
+def change_detail(change: dict[str, Any]) -> str:
+    """A change (`Change.to_dict`) as `changes.detail` keeps it."""
+    return json.dumps(change, ensure_ascii=False)
 
 
 def _document_data(document: Document) -> bytes:

@@ -23,13 +23,14 @@ from monitor.normalize import ExtractionError, PageReading
 from monitor.notify import (
     AlertMessage,
     change_alert,
+    change_alert_body,
     note_failure,
     note_success,
     queue_alert,
     routed_urls,
 )
 from monitor.render import short_page_hint, with_rendering_hint
-from monitor.store import FetchRecord, Prepared, RecentText, Store, Validators
+from monitor.store import FetchRecord, Prepared, RecentText, Store, Validators, change_detail
 
 NOT_MODIFIED = 304
 # Results after which the fetched body's document is the target's newest version.
@@ -123,6 +124,11 @@ class Comparison:
     previous_id: int
     suspicion: str | None  # collapse.suspicion of the new text against the previous one
     change: Change
+    # Worked out ahead, as most of what recording a change costs the crawl's thread: the
+    # Markdown body of its alert, when it alerts (`change_alert_body`), and its row's detail
+    # (`store.change_detail`).
+    alert_body: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,10 +212,14 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
     compared = newest is not None and new_text and not page.confirming
     previous = reader.latest_version(target.name) if compared else None
     if previous is not None and previous.fingerprint != document.fingerprint:
+        change = compare(previous.document, document)
+        alerts = should_alert(change, target.alert_on)
         comparison = Comparison(
             previous_id=previous.id,
             suspicion=suspicion(previous.document, document),
-            change=compare(previous.document, document),
+            change=change,
+            alert_body=change_alert_body(target.name, target.url, change) if alerts else None,
+            detail=change_detail(change.to_dict()),
         )
     return replace(observation, prepared=prepared, comparison=comparison)
 
@@ -430,15 +440,18 @@ def record(
         else:
             assert previous is not None
             change = compare(previous.document, document)
+        detail = ahead.detail if ahead is not None else None
         if warning:
             change = replace(change, summary=f"Warning: {warning}. {change.summary}")
+            detail = None  # the change compared ahead, without the warning
         change_id = store.add_change(
-            target.name, previous_id, version_id, page.started_at, change.to_dict()
+            target.name, previous_id, version_id, page.started_at, change.to_dict(), detail
         )
         alerted = should_alert(change, target.alert_on) or warning is not None
         alert_id = None
         if alerted:
-            message = change_alert(target.name, target.url, change, page.started_at)
+            body = ahead.alert_body if ahead is not None and not warning else None
+            message = change_alert(target.name, target.url, change, page.started_at, body)
             if warning:
                 message = replace(message, title=f"{message.title} — WARNING: {warning}")
             urls = routed_urls(target, destinations)

@@ -27,6 +27,7 @@ from monitor.watch import (
     FetchedPage,
     needs_confirmation,
     observe,
+    observe_with_store,
     record,
     record_confirmed,
 )
@@ -151,6 +152,43 @@ def test_confirmation_is_asked_only_for_a_changed_text(tmp_path):
         assert [v.id for v in store.versions("policy")] == [1, 2]
         results = [r["result"] for r in store.db["fetches"].rows_where(order_by="id")]
         assert results == ["baseline", "transient", "transient", "changed"]
+
+
+def fetched_at(tgt: Target, i: int, at: int, confirming: bool = False) -> FetchedPage:
+    started_at = f"2025-01-01T00:00:{at:02d}+00:00"
+    body = page(RETENTION[i])
+    return FetchedPage(tgt.name, tgt.url, started_at, status=200, body=body, confirming=confirming)
+
+
+def alert_of_confirmed_change(path: Path, tgt: Target, ahead: bool) -> list[tuple]:
+    """The alert and change rows of a change confirmed by a second fetch, its observations
+    made as a pool worker makes them (`observe_with_store`, `ahead`) or as `observe` alone
+    does."""
+    with Store(path) as store:
+        record(store, tgt, observe(fetched_at(tgt, 0, 0), tgt), [])
+        store.db.conn.commit()
+        with Store(path, read_only=True) as reader:
+            first, second = fetched_at(tgt, 1, 1), fetched_at(tgt, 1, 2, confirming=True)
+            if ahead:
+                first, second = (observe_with_store(p, tgt, reader) for p in (first, second))
+                assert first.comparison is not None and first.comparison.alert_body is not None
+            else:
+                first, second = observe(first, tgt), observe(second, tgt)
+            result = record_confirmed(store, tgt, first, second, ["json://localhost"])
+        assert result.result == "changed" and result.alerted
+        alerts = store.db.execute("select title, body, payload from alerts").fetchall()
+        changes = store.db.execute("select summary, categories, detail from changes").fetchall()
+        return alerts + changes
+
+
+def test_an_alert_rendered_in_the_worker_is_the_one_the_writer_would_render(tmp_path):
+    """The pool worker renders a change's alert body and detail ahead (`Comparison`); the
+    change is recorded at its confirming fetch, exactly as it would be without them."""
+    tgt = target()
+    alone = alert_of_confirmed_change(tmp_path / "alone.db", tgt, ahead=False)
+    ahead = alert_of_confirmed_change(tmp_path / "ahead.db", tgt, ahead=True)
+    assert ahead == alone
+    assert '"detected_at": "2025-01-01T00:00:02+00:00"' in ahead[0][2]
 
 
 # -- mass edits ------------------------------------------------------------------------------

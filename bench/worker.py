@@ -1,0 +1,163 @@
+"""CPU per page of a crawl's pool worker, and of the crawl's thread for what comes back.
+
+The corpus's snapshot pairs, as bench/crawl.py serves them (target i is pair i, cycled;
+pairs touching a snapshot where the selector no longer matches are left out), go through
+two crawls of one store, in one process and without Scrapy or a pool:
+
+1. all new         — every target's first snapshot;
+2. all changed     — every target's second snapshot (no confirming fetch).
+
+For each crawl it prints, in CPU milliseconds per page (`time.process_time`, the median of
+`--repeat` runs, each on a fresh store), what a pool worker does (`observe_with_store`, then
+pickling the observation it returns) and what the crawl's thread does with it (unpickling,
+`record_and_trust` inside a batch), and, from a separate pass over the same pages, the
+worker's stages: parsing, the region key, the store's reads, normalizing, `Store.prepare`.
+
+    python bench/worker.py [--targets 60] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from monitor.config import Target
+from monitor.normalize import Selection
+from monitor.store import Store
+from monitor.watch import (
+    FetchedPage,
+    observe,
+    observe_with_store,
+    page_reading,
+    page_region,
+    record_and_trust,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "policy-corpus"
+CRAWLS = ("all new", "all changed")
+
+
+def targets(count: int) -> list[tuple[Target, bytes, bytes]]:
+    """(target, first body, second body) per target, as bench/crawl.py pairs them."""
+    manifest = json.loads((CORPUS / "manifest.json").read_text())
+    misses = set(json.loads((CORPUS / "labels" / "selector_misses.json").read_text())["dating"])
+    pairs = [
+        (doc, pair)
+        for doc in manifest
+        for pair in doc["pairs"]
+        if f"{doc['id']}/{pair['before']}" not in misses
+        and f"{doc['id']}/{pair['after']}" not in misses
+    ]
+    chosen = []
+    for index in range(count):
+        doc, pair = pairs[index % len(pairs)]
+        target = Target(
+            name=f"t{index}",
+            url=f"http://127.0.0.1/p{index}",
+            selection=Selection.from_config(doc["select"], doc["remove"]),
+            alert_on="material",
+            schedule="1d",
+            confirm_changes=False,
+        )
+        folder = CORPUS / doc["id"]
+        before = (folder / f"{pair['before']}.html").read_bytes()
+        after = (folder / f"{pair['after']}.html").read_bytes()
+        chosen.append((target, before, after))
+    return chosen
+
+
+def fetched(target: Target, body: bytes) -> FetchedPage:
+    return FetchedPage(
+        target=target.name,
+        url=target.url,
+        started_at="2026-01-01T00:00:00+00:00",
+        final_url=target.url,
+        status=200,
+        headers={"content-type": "text/html; charset=utf-8"},
+        body=body,
+    )
+
+
+class Clock:
+    """CPU seconds per named stage."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+
+    def __call__(self, name: str, work: Callable[..., Any], *args: Any) -> Any:
+        start = time.process_time()
+        result = work(*args)
+        self.spent[name] += time.process_time() - start
+        return result
+
+
+def stages(clock: Clock, target: Target, page: FetchedPage, reader: Store) -> None:
+    """The worker's stages, one by one, as `observe_with_store` runs them for a new region."""
+    reading = page_reading(target, page)
+    clock("  parse", reading._parsed_html)
+    clock("  region key", page_region, target, page, reading)
+    clock("  store reads", reader.trusted_region, target.name)
+    observation = clock("  normalize", observe, page, target, reading)
+    document = observation.document
+    if document is None:
+        return
+    newest = clock("  store reads", reader.latest_fingerprint, target.name)
+    new_text = newest != document.fingerprint
+    clock("  prepare", reader.prepare, target.name, page.body, document if new_text else None)
+    if newest is not None and new_text:
+        clock("  store reads", reader.latest_version, target.name)
+
+
+def crawl(clock: Clock, chosen: list, which: int, store: Store, reader: Store) -> None:
+    for target, *bodies in chosen:
+        stages(clock, target, fetched(target, bodies[which]), reader)
+    for target, *bodies in chosen:
+        page = fetched(target, bodies[which])
+        observation = clock("worker", observe_with_store, page, target, reader)
+        returned = replace(observation, page=replace(page, body=b""))
+        payload = clock("worker", pickle.dumps, returned, pickle.HIGHEST_PROTOCOL)
+        clock.spent["  pickle kB (not ms)"] += len(payload) / 1e6
+        received = clock("crawl thread", pickle.loads, payload)
+        clock("crawl thread", record_and_trust, store, target, replace(received, page=page), [])
+    store.commit_batch()
+    store.begin_batch()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    chosen = targets(args.targets)
+    runs: list[list[dict[str, float]]] = [[] for _ in CRAWLS]
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "store.db"
+            store = Store(path)
+            store.begin_batch()
+            reader = Store(path, read_only=True)
+            for which in range(len(CRAWLS)):
+                clock = Clock()
+                crawl(clock, chosen, which, store, reader)
+                runs[which].append(dict(clock.spent))
+            reader.close()
+            store.close()
+    for name, spent in zip(CRAWLS, runs, strict=True):
+        print(f"{name}: CPU ms per page, median of {args.repeat} ({len(chosen)} pages)")
+        for stage in spent[0]:
+            value = statistics.median(run.get(stage, 0.0) for run in spent)
+            print(f"  {stage:24} {value * 1000 / len(chosen):8.3f}")
+
+
+if __name__ == "__main__":
+    main()
