@@ -14,6 +14,7 @@ packed; the database file per version after VACUUM, and its growth per edit.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -62,7 +63,8 @@ def measure(entry: dict, corpus: Path, count: int) -> dict[str, float] | None:
                 return None
             now = utcnow()
             with store.transaction():
-                store.keep_raw_body(entry["id"], page.encode(), now)
+                body = page.encode()
+                store.keep_raw_body(entry["id"], body, hashlib.sha256(body).hexdigest(), now)
                 store.add_version(entry["id"], 0, now, document)
             texts.append(len(document.text.encode()))
             documents.append(len(json.dumps(document.to_dict(), ensure_ascii=False).encode()))
