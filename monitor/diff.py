@@ -62,6 +62,7 @@ from monitor.lexicon import (
     NEW_WINDOW_NOTES,
     REFERENCE_WORDS,
     categories_in,
+    categories_in_folded,
     fold_words,
 )
 
@@ -156,9 +157,21 @@ _ENUMERATOR = re.compile(r"^\((?:\d{1,3}|[a-z]|[ivxlc]{1,6})\)[.,;:]?$|^§\s*\d"
 
 
 @lru_cache(maxsize=1 << 16)
+def _folded_word(word: str) -> str:
+    """`fold_words` of a word, without the spaces around it (its letter runs, space-separated)."""
+    return fold_words(word)[1:-1]
+
+
+def _fold_words_of(words: Iterable[str]) -> str:
+    """`fold_words(" ".join(words))`, from the words' remembered folds: folding never joins or
+    splits characters across whitespace (case folds and decomposes character by character)."""
+    return " " + " ".join(filter(None, map(_folded_word, words))) + " "
+
+
+@lru_cache(maxsize=1 << 16)
 def _normal_word(word: str) -> str:
     """A word as compared for meaning: folded case and accents, punctuation dropped."""
-    return fold_words(word).strip().replace(" ", "")
+    return _folded_word(word).replace(" ", "")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -315,11 +328,20 @@ def _is_leading_marker(words: Sequence[str]) -> bool:
 
 def _blocks_text(blocks: Sequence[Block]) -> str:
     """The redline text of blocks, as their tokens would join: words, then <link> targets."""
-    return "".join(
-        " ".join([*block.text.split(), *(f"<{link}>" for link in block.links)]) + "\n"
-        for block in blocks
-        if block.text.split() or block.links
-    )
+    lines = []
+    for block in blocks:
+        words = _spaced_words(block.text)
+        if words or block.links:
+            lines.append(" ".join([*words, *(f"<{link}>" for link in block.links)]) + "\n")
+    return "".join(lines)
+
+
+def _spaced_words(text: str) -> list[str]:
+    """`text.split()`, as one item when `text` is already its words joined by single spaces
+    (printable text has no whitespace but the plain space): joined, they read the same."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return [text] if text else []
+    return text.split()
 
 
 def _is_reference_word(word: str) -> bool:
@@ -767,8 +789,9 @@ def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]
 def _section_categories(item: _Pending) -> tuple[str, ...]:
     """Categories named by the changed words and the heading; else by the words around them."""
     removed, added = item.changed_words
-    text = " ".join([item.heading, item.old_heading or "", " ".join(removed), "|", " ".join(added)])
-    return categories_in(text) or categories_in(
+    # Folded as "heading old-heading removed | added" would be (folding drops the "|").
+    words = chain(item.heading.split(), (item.old_heading or "").split(), removed, added)
+    return categories_in_folded(_fold_words_of(words)) or categories_in(
         " | ".join(edit.context for edit in item.edits if edit.kind == "words")
     )
 
