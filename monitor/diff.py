@@ -62,6 +62,7 @@ from monitor.lexicon import (
     NEW_WINDOW_NOTES,
     REFERENCE_WORDS,
     categories_in,
+    categories_in_folded,
     fold_words,
 )
 
@@ -156,9 +157,21 @@ _ENUMERATOR = re.compile(r"^\((?:\d{1,3}|[a-z]|[ivxlc]{1,6})\)[.,;:]?$|^§\s*\d"
 
 
 @lru_cache(maxsize=1 << 16)
+def _folded_word(word: str) -> str:
+    """`fold_words` of a word, without the spaces around it (its letter runs, space-separated)."""
+    return fold_words(word)[1:-1]
+
+
+def _fold_words_of(words: Iterable[str]) -> str:
+    """`fold_words(" ".join(words))`, from the words' remembered folds: folding never joins or
+    splits characters across whitespace (case folds and decomposes character by character)."""
+    return " " + " ".join(filter(None, map(_folded_word, words))) + " "
+
+
+@lru_cache(maxsize=1 << 16)
 def _normal_word(word: str) -> str:
     """A word as compared for meaning: folded case and accents, punctuation dropped."""
-    return fold_words(word).strip().replace(" ", "")
+    return _folded_word(word).replace(" ", "")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -175,14 +188,20 @@ def _word_keys(text: str, words: list[str]) -> list[str]:
     return list(map(_word_key, words))
 
 
-def _is_date_line(text: str, date_phrases: Sequence[str]) -> bool:
-    """A short block stating the document's own date (or holding the phrase it was read from)."""
+@lru_cache(maxsize=1 << 10)
+def _is_date_line(text: str, date_phrases: tuple[str, ...]) -> bool:
+    """A short block stating the document's own date (or holding the phrase it was read from).
+    Remembered: each edit of short words in a block asks again."""
     if len(text.split()) > DATE_LINE_MAX_WORDS:
         return False
     folded = fold_words(text)
     return any(phrase in folded for phrase in date_phrases) or bool(
         DATE_LINE_PATTERN.search(folded)
     )
+
+
+# The date phrases of the old and of the new version.
+_Phrases = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def _date_phrases(document: Document) -> tuple[str, ...]:
@@ -251,7 +270,7 @@ class _Span(NamedTuple):
     def has_link(self) -> bool:
         return "link" in self.tokens.roles[self.start : self.stop]
 
-    def in_date_lines(self, date_phrases: Sequence[str]) -> bool:
+    def in_date_lines(self, date_phrases: tuple[str, ...]) -> bool:
         """Every word is in a block that is the document's date line."""
         tokens = self.tokens
         blocks = {
@@ -315,11 +334,20 @@ def _is_leading_marker(words: Sequence[str]) -> bool:
 
 def _blocks_text(blocks: Sequence[Block]) -> str:
     """The redline text of blocks, as their tokens would join: words, then <link> targets."""
-    return "".join(
-        " ".join([*block.text.split(), *(f"<{link}>" for link in block.links)]) + "\n"
-        for block in blocks
-        if block.text.split() or block.links
-    )
+    lines = []
+    for block in blocks:
+        words = _spaced_words(block.text)
+        if words or block.links:
+            lines.append(" ".join([*words, *(f"<{link}>" for link in block.links)]) + "\n")
+    return "".join(lines)
+
+
+def _spaced_words(text: str) -> list[str]:
+    """`text.split()`, as one item when `text` is already its words joined by single spaces
+    (printable text has no whitespace but the plain space): joined, they read the same."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return [text] if text else []
+    return text.split()
 
 
 def _is_reference_word(word: str) -> bool:
@@ -354,12 +382,12 @@ def _fold(text: str) -> str:
 # Word-level diff of one section
 
 
-@dataclass(frozen=True)
-class _Edit:
+class _Edit(NamedTuple):
     """One non-equal stretch of the word diff, and what kind of edit it is.
 
     `removed` and `added` are its words (numbers and links aside), as shown; the counts are
-    of its words and numbers, links aside."""
+    of its words and numbers, links aside. A named tuple: a rewrite makes tens of thousands,
+    and a frozen dataclass is several times slower to build."""
 
     kind: str  # "words", "format", "link", "numbering", "date", "toc"
     removed: list[str]
@@ -376,7 +404,7 @@ class _SectionDiff:
 
 
 def _diff_tokens(
-    old: _Tokens, new: _Tokens, diff: _SectionDiff, phrases: tuple[Sequence[str], Sequence[str]],
+    old: _Tokens, new: _Tokens, diff: _SectionDiff, phrases: _Phrases,
     headings: _Headings,
 ) -> None:  # fmt: skip
     matcher = SequenceMatcher(None, old.keys, new.keys, autojunk=False)
@@ -399,7 +427,7 @@ def _diff_tokens(
 
 def _diff_sections(
     old: Section, new: Section, keys: tuple[Sequence[_BlockKey], Sequence[_BlockKey]],
-    phrases: tuple[Sequence[str], Sequence[str]], headings: _Headings,
+    phrases: _Phrases, headings: _Headings,
 ) -> _SectionDiff:  # fmt: skip
     """Blocks first (cheap, by their `_block_key`s), then words inside the runs of blocks that
     differ."""
@@ -437,7 +465,7 @@ _LONGEST_NEW_WINDOW_NOTE = max(map(len, NEW_WINDOW_NOTES))
 
 def _edit_kind(
     removed: _Span, added: _Span, removed_words: Sequence[str], added_words: Sequence[str],
-    phrases: tuple[Sequence[str], Sequence[str]], headings: _Headings,
+    phrases: _Phrases, headings: _Headings,
 ) -> str:  # fmt: skip
     """The kind of the edit of `removed` by `added` tokens, whose words are given. Whether
     their blocks are date lines (a fold of each block) is asked only of date words."""
@@ -525,7 +553,9 @@ class _Keyed(NamedTuple):
 
 
 def _word_set(section: Section) -> frozenset[str]:
-    return frozenset(fold_words(section.text).split())
+    """The words of `fold_words(section.text)`."""
+    words = chain.from_iterable(block.text.split() for block in section.blocks)
+    return frozenset(_fold_words_of(words).split())
 
 
 def _pair_by_key(
@@ -693,6 +723,10 @@ def _typo_similar(old: str, new: str) -> bool:
 
 def _is_typo_level(removed: Sequence[str], added: Sequence[str]) -> bool:
     """At most two distinct edits, each a spelling variant or an article; no sense-bearing word."""
+    # Each word makes an edit holding its normal form on its side: with more distinct forms on
+    # a side than edits allowed, the answer is no, without pairing words (quadratic).
+    if _more_forms_than(removed, MAX_TYPO_EDITS) or _more_forms_than(added, MAX_TYPO_EDITS):
+        return False
     for word in (*removed, *added):
         normal = _normal_word(word)
         if _is_number(normal) or normal in NEGATIONS or normal in MODALS:
@@ -713,6 +747,16 @@ def _is_typo_level(removed: Sequence[str], added: Sequence[str]) -> bool:
             return False
         edits.add(("", _normal_word(word)))
     return len(edits) <= MAX_TYPO_EDITS
+
+
+def _more_forms_than(words: Iterable[str], limit: int) -> bool:
+    """More than `limit` distinct normal forms among `words` (read only until that is known)."""
+    forms: set[str] = set()
+    for word in words:
+        forms.add(_normal_word(word))
+        if len(forms) > limit:
+            return True
+    return False
 
 
 @lru_cache(maxsize=1 << 16)
@@ -767,8 +811,9 @@ def _net_words(pending: Sequence[_Pending]) -> list[tuple[list[str], list[str]]]
 def _section_categories(item: _Pending) -> tuple[str, ...]:
     """Categories named by the changed words and the heading; else by the words around them."""
     removed, added = item.changed_words
-    text = " ".join([item.heading, item.old_heading or "", " ".join(removed), "|", " ".join(added)])
-    return categories_in(text) or categories_in(
+    # Folded as "heading old-heading removed | added" would be (folding drops the "|").
+    words = chain(item.heading.split(), (item.old_heading or "").split(), removed, added)
+    return categories_in_folded(_fold_words_of(words)) or categories_in(
         " | ".join(edit.context for edit in item.edits if edit.kind == "words")
     )
 

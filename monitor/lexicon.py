@@ -337,7 +337,11 @@ _CATEGORY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 def categories_in(text: str) -> tuple[str, ...]:
     """The ids of the categories whose terms occur in `text`, in lexicon order."""
-    folded = fold_words(text)
+    return categories_in_folded(fold_words(text))
+
+
+def categories_in_folded(folded: str) -> tuple[str, ...]:
+    """`categories_in` of a text already folded by `fold_words`."""
     return tuple(category for category, pattern in _CATEGORY_PATTERNS if pattern.search(folded))
 
 

@@ -402,8 +402,11 @@ class Store:
             data = _unpacked(self.db, "versions", "id", row)
         document = Document.from_dict(json.loads(data))
         # The stored fingerprint is the document's (`record` compares texts by it): set as
-        # the cached value, it is not computed again from the whole text.
+        # the cached value, it is not computed again from the whole text. So is its word count
+        # (`suspicion` asks the previous version's: a split of its whole text).
         vars(document)["fingerprint"] = row["fingerprint"]
+        if row.get("word_count") is not None:
+            vars(document)["word_count"] = row["word_count"]
         return StoredVersion(
             id=row["id"],
             target=row["target"],
@@ -884,7 +887,9 @@ def _unpacked(db: sqlite_utils.Database, table: str, key: str, row: dict[str, An
 
 
 # What `Store._version` reads of a version row: not the plain text the newest one keeps.
-_VERSION_COLUMNS = "id, target, created_at, fingerprint, document, packed, codec, base_version"
+_VERSION_COLUMNS = (
+    "id, target, created_at, fingerprint, word_count, document, packed, codec, base_version"
+)
 
 
 def _rows(db: sqlite_utils.Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
