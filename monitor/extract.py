@@ -398,11 +398,16 @@ EMAIL_TOKEN = "[email]"
 
 def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
+    # str.isprintable() is false for every white space character but " ", and for the invisible
+    # characters (format characters): most texts need neither the regex nor a split. Else,
     # str.split() splits at exactly the characters `_SPACES` matches (those of str.isspace());
     # splitting and joining is faster than replacing with the regex.
     if not text.isascii():  # ASCII text is in NFC and has no invisible characters
-        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    text = " ".join(text.split())
+        text = unicodedata.normalize("NFC", text)
+        if not text.isprintable():
+            text = _INVISIBLE.sub("", text)
+    single_spaced = text.isprintable() and "  " not in text
+    text = text.strip(" ") if single_spaced else " ".join(text.split())
     return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text) if "[" in text else text
 
 
