@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -134,13 +134,12 @@ def _is_disclosure_toggle(element: etree._Element) -> bool:
 
 
 def _is_consent_banner(element: etree._Element, markers: str) -> bool:
-    """A cookie/consent overlay: consent markers on a short, interactive or dialog element.
+    """A cookie/consent overlay: consent markers (`markers` has some) on a short, interactive
+    or dialog element.
 
     A cookie *policy* carries the same markers on its content, so length and interactivity
     decide, not the class name alone.
     """
-    if not _CONSENT_MARKER.search(markers):
-        return False
     role = element.get("role", "").lower()
     if role in ("dialog", "alertdialog") or element.get("aria-modal") == "true":
         return True
@@ -181,22 +180,24 @@ def strip_furniture(
     configured selectors point at, and their ancestors) are never dropped.
     """
     doomed: list[etree._Element] = []
-    page_length: list[int] = []  # computed once, when first needed
+    page_length = _RunningTextLength(root)
+    # A page repeats its ids and classes: each markers text is searched once.
+    has_consent_marker = _Memo(_CONSENT_MARKER.search)
+    has_furniture_marker = _Memo(_FURNITURE_MARKER.search)
 
     def holds_most_text(element: etree._Element) -> bool:
-        if not page_length:
-            page_length.append(_text_length(root))
-        return _text_length(element) > 0.5 * page_length[0]
+        return not page_length.at_least(2 * _text_length(element))
 
     # Every node below the root in document order, but those under one already doomed.
     events = etree.iterwalk(root, events=("start", "comment", "pi"))
     for _, element in events:
         if element is root:
             continue
-        tag = tag_name(element)
-        if not tag:
+        tag = element.tag
+        if not isinstance(tag, str):  # a comment or processing instruction
             doomed.append(element)
             continue
+        tag = tag.lower()
         attributes = element.keys()
         if tag not in _FURNITURE_CANDIDATE_TAGS and not attributes:
             continue  # without attributes, only its tag could make an element furniture
@@ -207,8 +208,14 @@ def strip_furniture(
             tag in _ALWAYS_DROPPED_TAGS
             or (not _HIDING_ATTRIBUTES.isdisjoint(attributes) and _is_hidden(element))
             or (tag == "button" and not _is_disclosure_toggle(element))
-            or (markers and _is_consent_banner(element, markers))
-            or (auto and _is_page_furniture(element, tag, markers) and not holds_most_text(element))
+            or (markers and has_consent_marker[markers] and _is_consent_banner(element, markers))
+            or (
+                auto
+                and _is_page_furniture(
+                    element, tag, bool(markers) and has_furniture_marker[markers]
+                )
+                and not holds_most_text(element)
+            )
         ):
             doomed.append(element)
             events.skip_subtree()
@@ -216,11 +223,41 @@ def strip_furniture(
         _drop(element)
 
 
+class _Memo(dict[str, bool]):
+    """The results of a one-argument function, each worked out once."""
+
+    def __init__(self, function: Callable[[str], bool]):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, argument: str) -> bool:
+        result = self[argument] = self.function(argument)
+        return result
+
+
+class _RunningTextLength:
+    """The `_text_length` of a tree, read only as far as a comparison needs: whether an
+    element holds most of a page's text is known long before the page's end."""
+
+    def __init__(self, root: etree._Element):
+        self.texts = root.itertext()
+        self.length = 0  # of the texts read so far
+
+    def at_least(self, limit: int) -> bool:
+        while self.length < limit:
+            text = next(self.texts, None)
+            if text is None:
+                return False
+            self.length += len(text.strip())
+        return True
+
+
 # The tags that can make an element furniture by themselves, without an attribute.
 _FURNITURE_CANDIDATE_TAGS = _ALWAYS_DROPPED_TAGS | _FURNITURE_TAGS | {"button", "header", "footer"}
 
 
-def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
+def _is_page_furniture(element: etree._Element, tag: str, furniture_marked: bool) -> bool:
+    """Site furniture by its tag or role, or by its markers (`furniture_marked`)."""
     role = element.get("role")
     if tag in _FURNITURE_TAGS or (role and role.lower() in _FURNITURE_ROLES):
         return True
@@ -228,7 +265,7 @@ def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
         if any(tag_name(a) in ("main", "article") for a in element.iterancestors()):
             return False
         return not (tag == "header" and _is_document_header(element))
-    return bool(markers) and tag not in ("main", "article") and _FURNITURE_MARKER.search(markers)
+    return furniture_marked and tag not in ("main", "article")
 
 
 def _is_document_header(header: etree._Element) -> bool:
