@@ -284,41 +284,38 @@ def _is_document_header(header: etree._Element) -> bool:
     return sum(_is_navigation_link(a) for a in header.iter("a")) <= 1
 
 
-@dataclass(slots=True)  # one is made per element
-class _TextStats:
-    text: int = 0
-    link: int = 0
-    links: int = 0
-
-
 def _is_navigation_link(element: etree._Element) -> bool:
     """A link to another page; not an e-mail/phone contact, not an in-page anchor."""
     href = (element.get("href") or "").strip().lower()
     return bool(href) and not href.startswith(("#", "mailto:", "tel:", "javascript:"))
 
 
-def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
-    """Characters of text and of navigation-link text under every element, in one pass: an
-    element's own text when it opens, its children's counts and tails as they close."""
-    stats: dict[etree._Element, _TextStats] = {}
-    open_elements: list[_TextStats] = []  # the counts of the elements around the current one
+def _text_stats(root: etree._Element) -> dict[etree._Element, tuple[int, int, int]]:
+    """Characters of text, characters of navigation-link text and navigation links under
+    every element, in one pass.
+
+    Running totals over the walk give an element's counts as their growth from its start to
+    its end. A text counts once, however many links it is in: at the end of a link, the link
+    total is set to what it was at the link's start plus the link's text."""
+    stats: dict[etree._Element, tuple[int, int, int]] = {}
+    text = link = links = 0  # the running totals
+    started: list[tuple[int, int, int]] = []  # the totals at the start of each open element
     for event, node in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
         if event == "start":
-            text = node.text
-            open_elements.append(_TextStats(len(text.strip()) if text and tag_name(node) else 0))
+            started.append((text, link, links))
+            own_text = node.text
+            if own_text and isinstance(node.tag, str):
+                text += len(own_text.strip())
             continue
         if event == "end":
-            own = stats[node] = open_elements.pop()
-            if tag_name(node) == "a" and _is_navigation_link(node):
-                own.link, own.links = own.text, own.links + 1
-            if open_elements:
-                parent = open_elements[-1]
-                parent.text += own.text
-                parent.link += own.link
-                parent.links += own.links
+            text_before, link_before, links_before = started.pop()
+            if node.tag in ("a", "A") and _is_navigation_link(node):
+                link = link_before + text - text_before
+                links += 1
+            stats[node] = (text - text_before, link - link_before, links - links_before)
         tail = node.tail
-        if tail and open_elements:  # a comment's or a closed element's, read by its parent
-            open_elements[-1].text += len(tail.strip())
+        if tail and started:  # a comment's or a closed element's, read by its parent
+            text += len(tail.strip())
     return stats
 
 
@@ -336,8 +333,8 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
     stats = _text_stats(body)
 
     def prose(element: etree._Element) -> int:
-        element_stats = stats.get(element)
-        return element_stats.text - element_stats.link if element_stats else 0
+        text, link, _ = stats.get(element, (0, 0, 0))
+        return text - link
 
     total = prose(body)
     if total == 0:
@@ -355,8 +352,8 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
         while node not in ancestors and node is not body:
             node = node.getparent()
     for child in list(node):
-        child_stats = stats.get(child)
-        if child_stats and child_stats.links >= 3 and child_stats.link > 0.7 * child_stats.text:
+        text, link, links = stats.get(child, (0, 0, 0))
+        if links >= 3 and link > 0.7 * text:
             _drop(child)
     return node
 
