@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -134,13 +134,12 @@ def _is_disclosure_toggle(element: etree._Element) -> bool:
 
 
 def _is_consent_banner(element: etree._Element, markers: str) -> bool:
-    """A cookie/consent overlay: consent markers on a short, interactive or dialog element.
+    """A cookie/consent overlay: consent markers (`markers` has some) on a short, interactive
+    or dialog element.
 
     A cookie *policy* carries the same markers on its content, so length and interactivity
     decide, not the class name alone.
     """
-    if not _CONSENT_MARKER.search(markers):
-        return False
     role = element.get("role", "").lower()
     if role in ("dialog", "alertdialog") or element.get("aria-modal") == "true":
         return True
@@ -181,22 +180,24 @@ def strip_furniture(
     configured selectors point at, and their ancestors) are never dropped.
     """
     doomed: list[etree._Element] = []
-    page_length: list[int] = []  # computed once, when first needed
+    page_length = _RunningTextLength(root)
+    # A page repeats its ids and classes: each markers text is searched once.
+    has_consent_marker = _Memo(_CONSENT_MARKER.search)
+    has_furniture_marker = _Memo(_FURNITURE_MARKER.search)
 
     def holds_most_text(element: etree._Element) -> bool:
-        if not page_length:
-            page_length.append(_text_length(root))
-        return _text_length(element) > 0.5 * page_length[0]
+        return not page_length.at_least(2 * _text_length(element))
 
     # Every node below the root in document order, but those under one already doomed.
     events = etree.iterwalk(root, events=("start", "comment", "pi"))
     for _, element in events:
         if element is root:
             continue
-        tag = tag_name(element)
-        if not tag:
+        tag = element.tag
+        if not isinstance(tag, str):  # a comment or processing instruction
             doomed.append(element)
             continue
+        tag = tag.lower()
         attributes = element.keys()
         if tag not in _FURNITURE_CANDIDATE_TAGS and not attributes:
             continue  # without attributes, only its tag could make an element furniture
@@ -207,8 +208,14 @@ def strip_furniture(
             tag in _ALWAYS_DROPPED_TAGS
             or (not _HIDING_ATTRIBUTES.isdisjoint(attributes) and _is_hidden(element))
             or (tag == "button" and not _is_disclosure_toggle(element))
-            or (markers and _is_consent_banner(element, markers))
-            or (auto and _is_page_furniture(element, tag, markers) and not holds_most_text(element))
+            or (markers and has_consent_marker[markers] and _is_consent_banner(element, markers))
+            or (
+                auto
+                and _is_page_furniture(
+                    element, tag, bool(markers) and has_furniture_marker[markers]
+                )
+                and not holds_most_text(element)
+            )
         ):
             doomed.append(element)
             events.skip_subtree()
@@ -216,11 +223,41 @@ def strip_furniture(
         _drop(element)
 
 
+class _Memo(dict[str, bool]):
+    """The results of a one-argument function, each worked out once."""
+
+    def __init__(self, function: Callable[[str], bool]):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, argument: str) -> bool:
+        result = self[argument] = self.function(argument)
+        return result
+
+
+class _RunningTextLength:
+    """The `_text_length` of a tree, read only as far as a comparison needs: whether an
+    element holds most of a page's text is known long before the page's end."""
+
+    def __init__(self, root: etree._Element):
+        self.texts = root.itertext()
+        self.length = 0  # of the texts read so far
+
+    def at_least(self, limit: int) -> bool:
+        while self.length < limit:
+            text = next(self.texts, None)
+            if text is None:
+                return False
+            self.length += len(text.strip())
+        return True
+
+
 # The tags that can make an element furniture by themselves, without an attribute.
 _FURNITURE_CANDIDATE_TAGS = _ALWAYS_DROPPED_TAGS | _FURNITURE_TAGS | {"button", "header", "footer"}
 
 
-def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
+def _is_page_furniture(element: etree._Element, tag: str, furniture_marked: bool) -> bool:
+    """Site furniture by its tag or role, or by its markers (`furniture_marked`)."""
     role = element.get("role")
     if tag in _FURNITURE_TAGS or (role and role.lower() in _FURNITURE_ROLES):
         return True
@@ -228,7 +265,7 @@ def _is_page_furniture(element: etree._Element, tag: str, markers: str) -> bool:
         if any(tag_name(a) in ("main", "article") for a in element.iterancestors()):
             return False
         return not (tag == "header" and _is_document_header(element))
-    return bool(markers) and tag not in ("main", "article") and _FURNITURE_MARKER.search(markers)
+    return furniture_marked and tag not in ("main", "article")
 
 
 def _is_document_header(header: etree._Element) -> bool:
@@ -247,41 +284,38 @@ def _is_document_header(header: etree._Element) -> bool:
     return sum(_is_navigation_link(a) for a in header.iter("a")) <= 1
 
 
-@dataclass(slots=True)  # one is made per element
-class _TextStats:
-    text: int = 0
-    link: int = 0
-    links: int = 0
-
-
 def _is_navigation_link(element: etree._Element) -> bool:
     """A link to another page; not an e-mail/phone contact, not an in-page anchor."""
     href = (element.get("href") or "").strip().lower()
     return bool(href) and not href.startswith(("#", "mailto:", "tel:", "javascript:"))
 
 
-def _text_stats(root: etree._Element) -> dict[etree._Element, _TextStats]:
-    """Characters of text and of navigation-link text under every element, in one pass: an
-    element's own text when it opens, its children's counts and tails as they close."""
-    stats: dict[etree._Element, _TextStats] = {}
-    open_elements: list[_TextStats] = []  # the counts of the elements around the current one
+def _text_stats(root: etree._Element) -> dict[etree._Element, tuple[int, int, int]]:
+    """Characters of text, characters of navigation-link text and navigation links under
+    every element, in one pass.
+
+    Running totals over the walk give an element's counts as their growth from its start to
+    its end. A text counts once, however many links it is in: at the end of a link, the link
+    total is set to what it was at the link's start plus the link's text."""
+    stats: dict[etree._Element, tuple[int, int, int]] = {}
+    text = link = links = 0  # the running totals
+    started: list[tuple[int, int, int]] = []  # the totals at the start of each open element
     for event, node in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
         if event == "start":
-            text = node.text
-            open_elements.append(_TextStats(len(text.strip()) if text and tag_name(node) else 0))
+            started.append((text, link, links))
+            own_text = node.text
+            if own_text and isinstance(node.tag, str):
+                text += len(own_text.strip())
             continue
         if event == "end":
-            own = stats[node] = open_elements.pop()
-            if tag_name(node) == "a" and _is_navigation_link(node):
-                own.link, own.links = own.text, own.links + 1
-            if open_elements:
-                parent = open_elements[-1]
-                parent.text += own.text
-                parent.link += own.link
-                parent.links += own.links
+            text_before, link_before, links_before = started.pop()
+            if node.tag in ("a", "A") and _is_navigation_link(node):
+                link = link_before + text - text_before
+                links += 1
+            stats[node] = (text - text_before, link - link_before, links - links_before)
         tail = node.tail
-        if tail and open_elements:  # a comment's or a closed element's, read by its parent
-            open_elements[-1].text += len(tail.strip())
+        if tail and started:  # a comment's or a closed element's, read by its parent
+            text += len(tail.strip())
     return stats
 
 
@@ -299,8 +333,8 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
     stats = _text_stats(body)
 
     def prose(element: etree._Element) -> int:
-        element_stats = stats.get(element)
-        return element_stats.text - element_stats.link if element_stats else 0
+        text, link, _ = stats.get(element, (0, 0, 0))
+        return text - link
 
     total = prose(body)
     if total == 0:
@@ -318,8 +352,8 @@ def find_policy_body(root: etree._Element, dominance: float = 0.85) -> etree._El
         while node not in ancestors and node is not body:
             node = node.getparent()
     for child in list(node):
-        child_stats = stats.get(child)
-        if child_stats and child_stats.links >= 3 and child_stats.link > 0.7 * child_stats.text:
+        text, link, links = stats.get(child, (0, 0, 0))
+        if links >= 3 and link > 0.7 * text:
             _drop(child)
     return node
 
@@ -398,11 +432,16 @@ EMAIL_TOKEN = "[email]"
 
 def clean_text(text: str) -> str:
     """NFC, invisible characters removed, every run of white space one space, trimmed."""
+    # str.isprintable() is false for every white space character but " ", and for the invisible
+    # characters (format characters): most texts need neither the regex nor a split. Else,
     # str.split() splits at exactly the characters `_SPACES` matches (those of str.isspace());
     # splitting and joining is faster than replacing with the regex.
     if not text.isascii():  # ASCII text is in NFC and has no invisible characters
-        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
-    text = " ".join(text.split())
+        text = unicodedata.normalize("NFC", text)
+        if not text.isprintable():
+            text = _INVISIBLE.sub("", text)
+    single_spaced = text.isprintable() and "  " not in text
+    text = text.strip(" ") if single_spaced else " ".join(text.split())
     return _EMAIL_PLACEHOLDER.sub(EMAIL_TOKEN, text) if "[" in text else text
 
 
@@ -492,44 +531,27 @@ class Walked:
     times: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(slots=True)  # one is made per block
-class _Buffer:
-    pieces: list[str] = field(default_factory=list)
-    links: list[str] = field(default_factory=list)
-    all_bold: bool = True  # no character but a space, tab or newline was added outside bold
-    # Some piece is not white space. Between blocks the buffer gets only the white space of
-    # the markup, which `clean_text` would turn into "": such a buffer is dropped unread.
-    has_text: bool = False
-
-    def add(self, text: str, *, bold: bool) -> None:
-        self.pieces.append(text)
-        if not self.has_text and not text.isspace():
-            self.has_text = True
-        if self.all_bold and not bold and text.strip(" \n\t"):
-            self.all_bold = False
-
-
 _PSEUDO_HEADING_LEVEL = 7
 _BOLD_TAGS = frozenset({"b", "strong"})
 _CELL_TAGS = frozenset({"td", "th"})
-_CONTEXT_TAGS = {"li": "li", "pre": "pre", **dict.fromkeys(HEADING_TAGS, "h")}  # tag: kind
+_TABLE_PARTS = frozenset({"table", "tr"}) | _CELL_TAGS
+# The tags that open a context of their own for the blocks inside: tag: (kind, tag).
+_CONTEXTS = {
+    tag: (kind, tag)
+    for tag, kind in {"li": "li", "pre": "pre", **dict.fromkeys(HEADING_TAGS, "h")}.items()
+}
 # Tags that open or close a block, a table, a row or a cell: any other element (one with no
-# heading role) is inline, and `_open_block`/`_close_block` have nothing to do for it.
+# heading role) is inline, and has no effect on the blocks but its text.
 _STRUCTURE_TAGS = BLOCK_TAGS | {"br", "hr", "table", "tr", "td", "th"}
 
 
-class _Opened(NamedTuple):  # a tuple: one is made per element, a dataclass costs more
-    """What `_Walker.start` found out about an element, for `_Walker.end` to undo."""
-
-    tag: str
-    role: str
-    bold: bool
-    linked: bool
-    marked: bool
-
-
 class _Walker:
-    """One pass over the tree, in document order, emitting blocks for selected text."""
+    """One pass over the tree, in document order, emitting blocks for selected text.
+
+    `walk` does what most elements need inline: on a page of a few thousand elements, a
+    method call per element and per text costs more than the rest of the walk. Tables,
+    selection marks and protected e-mail addresses have methods of their own.
+    """
 
     def __init__(self, marks: Marks, removed: Marks, base_url: str):
         self.marks = marks
@@ -551,13 +573,20 @@ class _Walker:
         self.base_url = base_url
         self.blocks: list[RawBlock] = []
         self.times: list[tuple[str, str]] = []
-        self.buffer = _Buffer()
+        # The block being read: its pieces of text and its link targets, whether no character
+        # but a space, tab or newline was added outside bold, and whether some piece is not
+        # white space. Between blocks it gets only the white space of the markup, which
+        # `clean_text` would turn into "": such a buffer is dropped unread.
+        self.pieces: list[str] = []
+        self.piece_links: list[str] = []
+        self.all_bold = True
+        self.has_text = False
         self.inside = 0
         self.in_range = 0
         self.removing_range = 0
         self.selected = False  # kept equal to `_is_selected()` as the counters change
         self.bold = 0
-        self.links: list[str] = []
+        self.links: list[str] = []  # the targets of the links open around the current node
         self.link_targets: dict[str, str] = {}  # href: its `_link_target`
         self.contexts: list[tuple[str, str]] = []  # (kind, tag) of enclosing block contexts
         self.cell: list[str] | None = None
@@ -565,86 +594,145 @@ class _Walker:
         self.row_links: list[str] = []
         self.data_tables: list[bool] = []
 
-    def _is_selected(self) -> bool:
-        return (self.inside > 0 or self.in_range > 0) and self.removing_range == 0
+    def walk(self, root: etree._Element) -> None:
+        """Read the tree under `root` (included) into `blocks` and `times`."""
+        marked, removed = self.marked, self.removed.inside
+        # Lists changed in place only, never replaced: read once.
+        pieces, piece_links, links, contexts = (
+            self.pieces,
+            self.piece_links,
+            self.links,
+            self.contexts,
+        )
+        # For each element open around the current node, what its end needs: (tag, role,
+        # bold, linked, marked); None for one whose subtree is skipped.
+        opened: list[tuple[str, str, bool, bool, bool] | None] = []
+        # iterwalk reports comments and processing instructions as events of their own, so
+        # that their tails are read; the HTML parser makes no other kind of node.
+        events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+        for event, node in events:
+            if event == "start":
+                tag = node.tag
+                is_marked = node in marked
+                if not tag or (is_marked and node in removed):
+                    events.skip_subtree()
+                    opened.append(None)
+                    continue
+                tag = tag.lower()
+                attributes = node.keys()  # most elements have none: no need to ask for each
+                if "data-cfemail" in attributes:
+                    # Its subtree is a placeholder: the address is read as its text instead.
+                    events.skip_subtree()
+                    text, linked = self._protected_email(node.get("data-cfemail"), tag)
+                    opened.append(("", "", False, linked, False))
+                else:
+                    if is_marked:
+                        self._enter_marks(node)
+                    if tag == "time" and self.selected:
+                        self.times.append(
+                            (clean_text("".join(node.itertext())), node.get("datetime", ""))
+                        )
+                    bold = tag in _BOLD_TAGS or (
+                        "style" in attributes and _BOLD_STYLE.search(node.get("style"))
+                    )
+                    if bold:
+                        self.bold += 1
+                    href = node.get("href") if tag == "a" else None
+                    if href:
+                        links.append(self._link_target(href))
+                    role = node.get("role").lower() if "role" in attributes else ""
+                    if (tag in _STRUCTURE_TAGS or role == "heading") and not (
+                        tag in _TABLE_PARTS and self._open_table_part(node, tag)
+                    ):
+                        # A block opens: the text before it is a block of its own.
+                        if self.cell is not None:
+                            self.cell.append(" ")
+                        else:
+                            if pieces:
+                                self.flush()
+                            if role == "heading" and tag not in HEADING_TAGS:
+                                contexts.append(("h", f"aria{node.get('aria-level', '2')}"))
+                            elif tag in _CONTEXTS:
+                                contexts.append(_CONTEXTS[tag])
+                    opened.append((tag, role, bold, bool(href), is_marked))
+                    text = node.text
+            else:
+                if event == "end" and (started := opened.pop()) is not None:
+                    tag, role, bold, linked, is_marked = started
+                    if (tag in _STRUCTURE_TAGS or role == "heading") and not (
+                        tag in _TABLE_PARTS and self._close_table_part(tag)
+                    ):
+                        if tag in BLOCK_TAGS or role == "heading":
+                            if self.cell is not None:
+                                self.cell.append(" ")
+                            elif pieces:
+                                self.flush()
+                        closes_context = tag in _CONTEXTS or role == "heading"
+                        if closes_context and self.cell is None and contexts:
+                            contexts.pop()
+                    if bold:
+                        self.bold -= 1
+                    if linked:
+                        links.pop()
+                    if is_marked:
+                        self._leave_marks(node)
+                text = node.tail  # of an element, or of a comment or processing instruction
+            if text and self.selected:
+                if self.cell is not None:
+                    self.cell.append(text)
+                    self.row_links.extend(links)
+                    continue
+                pieces.append(text)
+                if not self.has_text and not text.isspace():
+                    self.has_text = True
+                if self.all_bold and not self.bold and text.strip(" \n\t"):
+                    self.all_bold = False
+                if links:
+                    piece_links.extend(links)
+        self.flush()
 
-    def text(self, text: str | None) -> None:
-        if not text or not self.selected:
-            return
-        if self.cell is not None:
-            self.cell.append(text)
-            self.row_links.extend(self.links)
-            return
-        buffer = self.buffer
-        buffer.add(text, bold=self.bold > 0)
-        if self.links:
-            buffer.links.extend(self.links)
+    def _protected_email(self, hex_text: str, tag: str) -> tuple[str, bool]:
+        """The text of an element holding a Cloudflare-protected address, and whether it
+        opened a link to the address (a link itself, or in one), for its end to close."""
+        address = decode_cfemail(hex_text)
+        if address and (tag == "a" or self.links):
+            self.links.append(f"mailto:{address}")
+            return address, True
+        return address or EMAIL_TOKEN, False
 
     def block_break(self) -> None:
         if self.cell is not None:
             self.cell.append(" ")
-        elif self.buffer.pieces:
+        elif self.pieces:
             self.flush()
 
     def flush(self) -> None:
-        if not self.buffer.pieces:
+        """End the block being read: a block of its text, if it has any."""
+        pieces = self.pieces
+        if not pieces:
             return  # nothing was added since the last flush: no text, no links
-        buffer, self.buffer = self.buffer, _Buffer()
-        if not buffer.has_text:
+        joined, has_text, all_bold = "".join(pieces), self.has_text, self.all_bold
+        links = _distinct_links(self.piece_links) if has_text else ()
+        pieces.clear()
+        self.piece_links.clear()
+        self.has_text, self.all_bold = False, True
+        if not has_text:
             return
-        text = clean_text("".join(buffer.pieces))
+        text = clean_text(joined)
         if not text:
             return
-        links = _distinct_links(buffer.links)
         kind, tag = self.contexts[-1] if self.contexts else ("p", "")
         if kind == "pre":
-            text = "\n".join(
-                line.rstrip() for line in "".join(buffer.pieces).strip("\n").splitlines()
-            )
+            text = "\n".join(line.rstrip() for line in joined.strip("\n").splitlines())
             self.blocks.append(RawBlock("pre", text, links))
         elif kind == "h":
             level = int(tag[1]) if tag in HEADING_TAGS else _aria_level(tag)
             self.blocks.append(RawBlock("h", text, links, key=(level, 0), tag=tag))
-        elif kind == "p" and _looks_like_heading(text, bold=buffer.all_bold):
+        elif kind == "p" and _looks_like_heading(text, bold=all_bold):
             depth = _numbering_depth(text)
             self.blocks.append(RawBlock("h", text, links, key=(_PSEUDO_HEADING_LEVEL, depth)))
         else:
             self.blocks.append(RawBlock(kind, text, links))
-
-    def start(self, element: etree._Element, tag: str) -> _Opened | None:
-        """Open an element; None when its subtree is to be skipped, else what `end` needs."""
-        marked = element in self.marked
-        if marked and element in self.removed.inside:
-            return None
-        cfemail = element.get("data-cfemail")
-        if cfemail is not None:
-            address = decode_cfemail(cfemail)
-            if address and (tag == "a" or self.links):
-                self.links.append(f"mailto:{address}")
-                self.text(address)
-                self.links.pop()
-            else:
-                self.text(address or EMAIL_TOKEN)
-            return None
-        if marked:
-            self._enter_marks(element)
-        if tag == "time" and self.selected:
-            self.times.append(
-                (clean_text("".join(element.itertext())), element.get("datetime", ""))
-            )
-        style = element.get("style")
-        bold = tag in _BOLD_TAGS or bool(style and _BOLD_STYLE.search(style))
-        if bold:
-            self.bold += 1
-        href = element.get("href") if tag == "a" else None
-        if href:
-            self.links.append(self._link_target(href))
-        role = element.get("role")
-        role = role.lower() if role else ""
-        if tag in _STRUCTURE_TAGS or role == "heading":
-            self._open_block(element, tag, role)
-        self.text(element.text)
-        return _Opened(tag, role, bold, bool(href), marked)
 
     def _link_target(self, href: str) -> str:
         """`clean_link` of `href`, "" for none; once per page for a link that recurs."""
@@ -652,6 +740,9 @@ class _Walker:
         if target is None:
             target = self.link_targets[href] = clean_link(href, self.base_url) or ""
         return target
+
+    def _is_selected(self) -> bool:
+        return (self.inside > 0 or self.in_range > 0) and self.removing_range == 0
 
     def _enter_marks(self, element: etree._Element) -> None:
         if element in self.removed.starts_before:
@@ -666,39 +757,6 @@ class _Walker:
             self.inside += 1
         self.selected = self._is_selected()
 
-    def _open_block(self, element: etree._Element, tag: str, role: str) -> None:
-        if tag == "table":
-            self.block_break()
-            self.data_tables.append(_is_data_table(element))
-            return
-        in_data_table = bool(self.data_tables) and self.data_tables[-1]
-        if tag == "tr" and in_data_table and self.row is None:
-            self.flush()
-            self.row, self.row_links = [], []
-            return
-        if tag in _CELL_TAGS and self.row is not None and self.cell is None:
-            self.cell = []
-            return
-        self.block_break()
-        if self.cell is not None:
-            return
-        if tag in HEADING_TAGS:
-            self.contexts.append(("h", tag))
-        elif role == "heading":
-            self.contexts.append(("h", f"aria{element.get('aria-level', '2')}"))
-        elif tag in _CONTEXT_TAGS:
-            self.contexts.append((_CONTEXT_TAGS[tag], tag))
-
-    def end(self, element: etree._Element, opened: _Opened) -> None:
-        if opened.tag in _STRUCTURE_TAGS or opened.role == "heading":
-            self._close_block(opened.tag, opened.role)
-        if opened.bold:
-            self.bold -= 1
-        if opened.linked:
-            self.links.pop()
-        if opened.marked:
-            self._leave_marks(element)
-
     def _leave_marks(self, element: etree._Element) -> None:
         if element in self.marks.inside:
             self.inside -= 1
@@ -712,26 +770,43 @@ class _Walker:
             self.removing_range = max(0, self.removing_range - 1)
         self.selected = self._is_selected()
 
-    def _close_block(self, tag: str, role: str) -> None:
+    def _open_table_part(self, element: etree._Element, tag: str) -> bool:
+        """Open a table, or a row or cell of a data table; False for a row or cell that is
+        only a block (of a layout table, or a cell in a cell)."""
+        if tag == "table":
+            self.block_break()
+            self.data_tables.append(_is_data_table(element))
+            return True
+        if tag == "tr":
+            if self.row is None and self.data_tables and self.data_tables[-1]:
+                self.flush()
+                self.row, self.row_links = [], []
+                return True
+            return False
+        if self.row is not None and self.cell is None:
+            self.cell = []
+            return True
+        return False
+
+    def _close_table_part(self, tag: str) -> bool:
+        """Close what `_open_table_part` opened: False for a row or cell that was a block."""
         if tag == "table":
             self.block_break()
             self.data_tables.pop()
-            return
-        if tag in _CELL_TAGS and self.cell is not None and self.row is not None:
-            self.row.append(clean_text("".join(self.cell)))
-            self.cell = None
-            return
-        if tag == "tr" and self.row is not None and self.cell is None:
+            return True
+        if tag == "tr":
+            if self.row is None or self.cell is not None:
+                return False
             row, self.row = self.row, None
             if any(row):
                 links = _distinct_links(self.row_links)
                 self.blocks.append(RawBlock("row", " | ".join(row), links))
-            return
-        if tag in BLOCK_TAGS or role == "heading":
-            self.block_break()
-        closes_context = tag in _CONTEXT_TAGS or role == "heading"
-        if self.cell is None and closes_context and self.contexts:
-            self.contexts.pop()
+            return True
+        if self.cell is not None and self.row is not None:
+            self.row.append(clean_text("".join(self.cell)))
+            self.cell = None
+            return True
+        return False
 
 
 def _distinct_links(links: list[str]) -> tuple[str, ...]:
@@ -778,23 +853,5 @@ def _numbering_depth(text: str) -> int:
 def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url: str) -> Walked:
     """The blocks of the selected region (`marks`) minus `removed`, in document order."""
     walker = _Walker(marks, removed, base_url)
-    # What `start` returned for each element open around the current one (None: skipped).
-    # iterwalk reports comments and processing instructions as events of their own, so that
-    # their tails are read as before; the HTML parser makes no other kind of node.
-    opened: list[_Opened | None] = []
-    events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
-    for event, node in events:
-        if event == "start":
-            tag = node.tag
-            started = walker.start(node, tag.lower()) if tag else None
-            if started is None:
-                events.skip_subtree()
-            opened.append(started)
-            continue
-        if event == "end":
-            started = opened.pop()
-            if started is not None:
-                walker.end(node, started)
-        walker.text(node.tail)  # the end of an element, or a comment or processing instruction
-    walker.flush()
+    walker.walk(root)
     return Walked(blocks=walker.blocks, times=tuple(walker.times))

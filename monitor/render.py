@@ -129,6 +129,11 @@ def with_rendering_hint(reason: str, body: bytes, content_type: str | None) -> s
 def short_page_hint(document: Document, body: bytes, content_type: str | None) -> str | None:
     """The rendering hint for a page that did give a document, when that document is short
     (a script shell may still say "Loading…"); long documents are not parsed again."""
-    if len(document.text.split()) >= 2 * SHELL_MAX_WORDS:
+    # The text holds every word of the blocks (and headings, links): a document with enough
+    # words in its blocks, which a check counts anyway, need not have its text split.
+    if (
+        document.word_count >= 2 * SHELL_MAX_WORDS
+        or len(document.text.split()) >= 2 * SHELL_MAX_WORDS
+    ):
         return None
     return rendering_hint(body, content_type)
