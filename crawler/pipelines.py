@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
@@ -28,9 +26,9 @@ from monitor.watch import (
     CheckResult,
     FetchedPage,
     Observation,
-    exit_with,
     held,
     needs_confirmation,
+    normalizing_pool,
     observe,
     observe_in_worker,
     observed_again,
@@ -72,9 +70,11 @@ class StorePipeline:
         self.store.begin_batch()
         self.committer = LoopingCall(self.commit)
         self.committer.start(COMMIT_INTERVAL, now=False)
-        if set(self.targets) - self.store.trusted_targets():
-            # A target seen for the first time will be read in full: the workers start (and
-            # import what they need) while the first pages download, not after.
+        # `run_crawl` starts the workers before Scrapy loads (the spider's `pool`); otherwise
+        # they start here when a target is new (it will be read in full), or with the first
+        # page that needs reading.
+        self.pool = getattr(spider, "pool", None)
+        if self.pool is None and set(self.targets) - self.store.trusted_targets():
             self.pool = normalizing_pool(started=True)
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
@@ -187,20 +187,3 @@ class StorePipeline:
         digest_crawl(self.store, alert_ids, config.notify_urls, config.digest_threshold)
         spider.deliveries = deliver_pending(self.store, config.notify_urls)
         self.store.close()
-
-
-def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
-    """One worker per core. Workers are started by a fork server, not forked from the crawl:
-    they do not inherit the reactor's threads and sockets, nor its memory; they import
-    `monitor.watch` only (not Scrapy), when their first task arrives, or now if `started`."""
-    context = multiprocessing.get_context("forkserver")
-    workers = os.cpu_count() or 1
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=exit_with,
-        initargs=(os.getpid(),),
-    )
-    for _ in range(workers if started else 0):
-        pool.submit(os.getpid)  # a worker starts per task while none is idle
-    return pool

@@ -13,15 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
-
 from monitor.config import Config
 from monitor.notify import DeliveryResult
 from monitor.store import Store, claim_holder
-from monitor.watch import CheckResult
+from monitor.watch import CheckResult, normalizing_pool
 
 if TYPE_CHECKING:
+    from scrapy.settings import Settings
+
     from monitor.cluster import ClusterRound
 
 
@@ -37,6 +36,8 @@ class CrawlSummary:
 
 
 def crawler_settings() -> Settings:
+    from scrapy.settings import Settings
+
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     return settings
@@ -58,8 +59,6 @@ def run_crawl(
     stores them (`cluster.run_round`); it raises `cluster.ClusterError` when Redis cannot be
     reached or no worker runs.
     """
-    from crawler.spiders.policies import PoliciesSpider
-
     targets = config.pick(tuple(names))
     holder = claim_holder()
     with Store(config.store_path) as store:
@@ -82,14 +81,25 @@ def run_crawl(
         return CrawlSummary(
             results=outcome.results + skipped, deliveries=outcome.deliveries, cluster=outcome.round
         )
+    pool = None
     try:
         keep_large_buffers_apart()
         collect_cycles_less_often()
+        # The pool's workers start (and import what they read pages with) on the other cores
+        # while this process loads and sets up Scrapy, about half a second: the first pages
+        # find them ready. The pipeline shuts the pool down when the spider closes.
+        pool = normalizing_pool(started=True)
+        from scrapy.crawler import CrawlerProcess
+
+        from crawler.spiders.policies import PoliciesSpider
+
         process = CrawlerProcess(crawler_settings())
         crawler = process.create_crawler(PoliciesSpider)
-        process.crawl(crawler, config=config, targets=claimed, progress=on_result)
+        process.crawl(crawler, config=config, targets=claimed, progress=on_result, pool=pool)
         process.start()
     finally:
+        if pool is not None:
+            pool.shutdown()  # a no-op once the pipeline has; else the crawl failed to start
         with Store(config.store_path) as store:
             store.release_targets(holder)
     spider = crawler.spider

@@ -8,10 +8,12 @@ its alert — lands in one transaction.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -288,6 +290,24 @@ def exit_with(crawl_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-crawl", daemon=True).start()
+
+
+def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
+    """A crawl's pool for `observe_in_worker`: one worker per core. Workers are started by a
+    fork server, not forked from the crawl: they do not inherit the reactor's threads and
+    sockets, nor its memory; they import `monitor.watch` only (not Scrapy), when their first
+    task arrives, or now if `started`."""
+    context = multiprocessing.get_context("forkserver")
+    workers = os.cpu_count() or 1
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=exit_with,
+        initargs=(os.getpid(),),
+    )
+    for _ in range(workers if started else 0):
+        pool.submit(os.getpid)  # a worker starts per task while none is idle
+    return pool
 
 
 def check_page(
