@@ -239,3 +239,27 @@ def test_alert_to_a_receiver_that_is_down_stays_pending_and_is_delivered_once_la
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_a_crawl_does_not_load_the_scrapy_components_it_turns_off(tmp_path, page_server):
+    """Scrapy imports every component it is given only to find out it is off; the two whose
+    modules are heavy (aiohttp, tldextract) are left out of its base components."""
+    url = page_server.set("/privacy", seed_page())
+    config = write_config(tmp_path, [(NAME, url)], [])
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['policywatch', 'crawl', '--config', {str(config)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('monitor', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('loaded:', 'aiohttp' in sys.modules, 'tldextract' in sys.modules)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"{NAME}: baseline" in result.stdout
+    assert "loaded: False False" in result.stdout
