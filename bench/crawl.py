@@ -20,6 +20,7 @@ many sites.
 
     python bench/crawl.py --targets 1000
     python bench/crawl.py --targets 10000 --urlwatch /path/to/venv/bin/urlwatch
+    python bench/crawl.py --targets 1000 --rounds 3   # medians of three rounds
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -241,6 +243,14 @@ def main() -> None:
         default=shutil.which("urlwatch"),
         help="urlwatch executable (default: on PATH); 'none' to skip it",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the three crawls of both tools this many times (each round on a new store\n"
+        "and cache) and end with the median of each figure: a shared machine's speed\n"
+        "drifts by tens of percent from minute to minute",
+    )
     args = parser.parse_args()
 
     addresses = site_addresses(args.targets)
@@ -259,33 +269,60 @@ def main() -> None:
         f"{len(sites)} targets on {len(addresses)} loopback addresses; "
         f"{os.cpu_count()} cores; urlwatch: {args.urlwatch if use_urlwatch else 'skipped'}"
     )
-    print(f"{'crawl':18} {'tool':11} {'seconds':>8} {'pages/s':>8} {'peak MB':>8}")
-    results: dict[tuple[str, str], float] = {}
-    with tempfile.TemporaryDirectory(prefix="policywatch-bench-") as tmp:
-        folder = Path(tmp)
-        config = policywatch_config(sites, port, folder)
-        urlwatch_args = urlwatch_files(sites, port, folder) if use_urlwatch else []
-        for label, changed in (("1 all new", 0), ("2 nothing changed", 0), ("3 all changed", 1)):
-            phase.value = changed
-            tools = [
-                ("policywatch", [sys.executable, "-m", "monitor", "crawl", "--config", str(config)])
-            ]
+    tools = ["policywatch", *(["urlwatch"] if use_urlwatch else [])]
+    rates: dict[tuple[str, str], list[float]] = {}
+    peaks: dict[tuple[str, str], list[float]] = {}
+    for round_number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"round {round_number} of {args.rounds}")
+        print(f"{'crawl':18} {'tool':11} {'seconds':>8} {'pages/s':>8} {'peak MB':>8}")
+        with tempfile.TemporaryDirectory(prefix="policywatch-bench-") as tmp:
+            folder = Path(tmp)
+            config = policywatch_config(sites, port, folder)
+            commands = {
+                "policywatch": [sys.executable, "-m", "monitor", "crawl", "--config", str(config)]
+            }
             if use_urlwatch:
-                tools.append(("urlwatch", [args.urlwatch, *urlwatch_args]))
-            for tool, command in tools:
-                seconds, peak, _ = run_measured(command, REPO, env)
-                rate = len(sites) / seconds
-                results[(label, tool)] = rate
-                print(f"{label:18} {tool:11} {seconds:8.1f} {rate:8.1f} {peak:8.0f}", flush=True)
+                commands["urlwatch"] = [args.urlwatch, *urlwatch_files(sites, port, folder)]
+            for label, changed in CRAWLS:
+                phase.value = changed
+                for tool in tools:
+                    seconds, peak, _ = run_measured(commands[tool], REPO, env)
+                    rate = len(sites) / seconds
+                    rates.setdefault((label, tool), []).append(rate)
+                    peaks.setdefault((label, tool), []).append(peak)
+                    print(f"{label:18} {tool:11} {seconds:8.1f} {rate:8.1f} {peak:8.0f}")
+                if use_urlwatch:
+                    ratio = rates[(label, "policywatch")][-1] / rates[(label, "urlwatch")][-1]
+                    print(f"{'':18} {'ratio':11} {'':8} {ratio:7.2f}x", flush=True)
+            versions, size = versions_in(folder / "store.db")
+            print(
+                f"store: {versions} versions, {size / 1e6:.1f} MB, "
+                f"{size / max(versions, 1) / 1024:.1f} KB per stored version"
+            )
+    if args.rounds > 1:
+        print(f"median of {args.rounds} rounds (peak MB: the highest)")
+        print(f"{'crawl':18} {'tool':11} {'pages/s':>8} {'peak MB':>8}")
+        for label, _ in CRAWLS:
+            for tool in tools:
+                rate = statistics.median(rates[(label, tool)])
+                peak = max(peaks[(label, tool)])
+                print(f"{label:18} {tool:11} {rate:8.1f} {peak:8.0f}")
             if use_urlwatch:
-                ratio = results[(label, "policywatch")] / results[(label, "urlwatch")]
-                print(f"{'':18} {'ratio':11} {'':8} {ratio:7.2f}x")
-        versions, size = versions_in(folder / "store.db")
-        print(
-            f"store: {versions} versions, {size / 1e6:.1f} MB, "
-            f"{size / max(versions, 1) / 1024:.1f} KB per stored version"
-        )
+                ratios = [
+                    ours / theirs
+                    for ours, theirs in zip(
+                        rates[(label, "policywatch")], rates[(label, "urlwatch")], strict=True
+                    )
+                ]
+                print(
+                    f"{'':18} {'ratio':11} {statistics.median(ratios):7.2f}x"
+                    f"  (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+                )
     server.terminate()
+
+
+CRAWLS = (("1 all new", 0), ("2 nothing changed", 0), ("3 all changed", 1))
 
 
 def free_port(address: str) -> int:
