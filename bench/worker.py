@@ -19,7 +19,6 @@ worker's stages: parsing, the region key, the store's reads, normalizing, `Store
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import statistics
 import tempfile
@@ -29,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from crawl import corpus_sites, site_addresses
 
 from monitor.config import Target
 from monitor.normalize import Selection
@@ -49,30 +50,17 @@ CRAWLS = ("all new", "all changed")
 
 def targets(count: int) -> list[tuple[Target, bytes, bytes]]:
     """(target, first body, second body) per target, as bench/crawl.py pairs them."""
-    manifest = json.loads((CORPUS / "manifest.json").read_text())
-    misses = set(json.loads((CORPUS / "labels" / "selector_misses.json").read_text())["dating"])
-    pairs = [
-        (doc, pair)
-        for doc in manifest
-        for pair in doc["pairs"]
-        if f"{doc['id']}/{pair['before']}" not in misses
-        and f"{doc['id']}/{pair['after']}" not in misses
-    ]
     chosen = []
-    for index in range(count):
-        doc, pair = pairs[index % len(pairs)]
+    for index, site in enumerate(corpus_sites(CORPUS, count, site_addresses(count))):
         target = Target(
             name=f"t{index}",
             url=f"http://127.0.0.1/p{index}",
-            selection=Selection.from_config(doc["select"], doc["remove"]),
+            selection=Selection.from_config(site.select, site.remove),
             alert_on="material",
             schedule="1d",
             confirm_changes=False,
         )
-        folder = CORPUS / doc["id"]
-        before = (folder / f"{pair['before']}.html").read_bytes()
-        after = (folder / f"{pair['after']}.html").read_bytes()
-        chosen.append((target, before, after))
+        chosen.append((target, site.before.read_bytes(), site.after.read_bytes()))
     return chosen
 
 
