@@ -317,11 +317,13 @@ class Store:
         rows = _rows(self.db, f"select {_VERSION_COLUMNS} from versions where id = ?", [version_id])
         return self._version(rows[0]) if rows else None
 
-    def prepare(self, target: str, body: bytes, document: Document | None) -> Prepared:
+    def prepare(
+        self, target: str, body: bytes, document: Document | None, body_hash: str | None = None
+    ) -> Prepared:
         """What `keep_raw_body` and `add_version` would compute for this body and (when
         given) document, against the keyframes in the store now: a worker calls it, and the
-        writer passes the result on."""
-        body_hash = hashlib.sha256(body).hexdigest()
+        writer passes the result on. `body_hash`: the body's sha256, when already known."""
+        body_hash = body_hash or hashlib.sha256(body).hexdigest()
         packed_body = None
         if not self._has_raw_body(body_hash):
             packed_body = Packed(

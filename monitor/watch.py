@@ -209,7 +209,9 @@ def prepare_record(observation: Observation, target: Target, reader: Store) -> O
         return observation
     newest = reader.latest_fingerprint(target.name)
     new_text = newest != document.fingerprint
-    prepared = reader.prepare(target.name, page.body, document if new_text else None)
+    prepared = reader.prepare(
+        target.name, page.body, document if new_text else None, _body_hash(page)
+    )
     comparison = None
     compared = newest is not None and new_text and not page.confirming
     previous = reader.latest_version(target.name) if compared else None
@@ -254,7 +256,7 @@ def observe_with_store(page: FetchedPage, target: Target, reader: Store) -> Obse
     reading = page_reading(target, page)
     region = page_region(target, page, reading)
     if region is not None and region == reader.trusted_region(target.name):
-        prepared = reader.prepare(target.name, page.body, None)
+        prepared = reader.prepare(target.name, page.body, None, _body_hash(page))
         return Observation(page, region=region, same_region=True, prepared=prepared)
     observation = replace(observe(page, target, reading), region=region)
     return prepare_record(observation, target, reader)
