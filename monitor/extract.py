@@ -645,11 +645,8 @@ class _Walker:
                         tag in _TABLE_PARTS and self._open_table_part(node, tag)
                     ):
                         # A block opens: the text before it is a block of its own.
-                        if self.cell is not None:
-                            self.cell.append(" ")
-                        else:
-                            if pieces:
-                                self.flush()
+                        self.block_break()
+                        if self.cell is None:
                             if role == "heading" and tag not in HEADING_TAGS:
                                 contexts.append(("h", f"aria{node.get('aria-level', '2')}"))
                             elif tag in _CONTEXTS:
@@ -663,10 +660,7 @@ class _Walker:
                         tag in _TABLE_PARTS and self._close_table_part(tag)
                     ):
                         if tag in BLOCK_TAGS or role == "heading":
-                            if self.cell is not None:
-                                self.cell.append(" ")
-                            elif pieces:
-                                self.flush()
+                            self.block_break()
                         closes_context = tag in _CONTEXTS or role == "heading"
                         if closes_context and self.cell is None and contexts:
                             contexts.pop()
