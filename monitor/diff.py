@@ -343,11 +343,17 @@ def _blocks_text(blocks: Sequence[Block]) -> str:
 
 
 def _spaced_words(text: str) -> list[str]:
-    """`text.split()`, as one item when `text` is already its words joined by single spaces
-    (printable text has no whitespace but the plain space): joined, they read the same."""
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    """`text.split()`, as one item when `text` is already its words joined by single spaces:
+    joined, they read the same."""
+    if _is_single_spaced(text):
         return [text] if text else []
     return text.split()
+
+
+def _is_single_spaced(text: str) -> bool:
+    """`text` is `" ".join(text.split())`. Printable text has no whitespace but the plain
+    space, so only spaces that pile up or sit at an end would be collapsed."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def _is_reference_word(word: str) -> bool:
@@ -367,10 +373,7 @@ def _comparison_text(text: str) -> str:
     """A block's text as compared: folded, whitespace collapsed. Remembered because both
     versions of a page share most blocks."""
     folded = _fold(text)
-    # Printable text has no whitespace but the plain space: collapsed unless spaces pile up.
-    if folded.isprintable() and "  " not in folded and folded[:1] != " " and folded[-1:] != " ":
-        return folded
-    return " ".join(folded.split())
+    return folded if _is_single_spaced(folded) else " ".join(folded.split())
 
 
 def _fold(text: str) -> str:
