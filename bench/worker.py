@@ -106,7 +106,7 @@ def stages(clock: Clock, target: Target, page: FetchedPage, reader: Store) -> No
         clock("  store reads", reader.latest_version, target.name)
 
 
-def crawl(clock: Clock, chosen: list, which: int, store: Store, reader: Store) -> None:
+def crawl_pages(clock: Clock, chosen: list, which: int, store: Store, reader: Store) -> None:
     for target, *bodies in chosen:
         stages(clock, target, fetched(target, bodies[which]), reader)
     for target, *bodies in chosen:
@@ -136,7 +136,7 @@ def main() -> None:
             reader = Store(path, read_only=True)
             for which in range(len(CRAWLS)):
                 clock = Clock()
-                crawl(clock, chosen, which, store, reader)
+                crawl_pages(clock, chosen, which, store, reader)
                 runs[which].append(dict(clock.spent))
             reader.close()
             store.close()
