@@ -63,6 +63,10 @@ EXTENSIONS_BASE = {k: v for k, v in default_settings.EXTENSIONS_BASE.items() if 
 DOWNLOADER_MIDDLEWARES_BASE = {
     k: v for k, v in default_settings.DOWNLOADER_MIDDLEWARES_BASE.items() if k not in _left_out
 }
+# Nothing reads Scrapy's crawl statistics (a crawl reports from the store): collecting them
+# is a dozen calls per request on the reactor thread, through Scrapy's deprecation wrapper.
+STATS_CLASS = "scrapy.statscollectors.DummyStatsCollector"
+DOWNLOADER_STATS = False
 LOG_LEVEL = "WARNING"
 LOG_FORMATTER = "crawler.logformatter.PageLogFormatter"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import apprise
 import pytest
 import sqlite_utils
+from apprise.logger import LOGGER_NAME
 from conftest import JsonReceiver, free_port
 from test_crawl import policywatch, seed_page, wait_for
 
@@ -24,6 +25,7 @@ from monitor.config import Destination, load_config
 from monitor.diff import compare
 from monitor.normalize import Selection, normalize
 from monitor.notify import (
+    APPRISE_LOGGER,
     MARKDOWN,
     body_limit,
     change_alert,
@@ -408,6 +410,7 @@ def test_routing_follows_apprise_tag_rules(target_tags, url_tags, routed):
 
 
 def test_apprise_log_lines_and_errors_never_carry_a_url_secret(caplog):
+    assert APPRISE_LOGGER == LOGGER_NAME  # the filtered logger is Apprise's
     url = f"json://policywatch:{SECRET}@127.0.0.1:9/hook?token=Q7zzkq99tok"
     remember_secrets([url])
     with caplog.at_level(logging.DEBUG, logger="apprise"):
