@@ -85,9 +85,13 @@ def run_crawl(
     try:
         keep_large_buffers_apart()
         collect_cycles_less_often()
-        # The pool's workers start (and import what they read pages with) on the other cores
-        # while this process loads and sets up Scrapy, about half a second: the first pages
-        # find them ready. The pipeline shuts the pool down when the spider closes.
+        # The pool's workers are forked now, before Scrapy loads (no reactor, no thread yet),
+        # and find the first pages ready for them. What this process holds by then (modules,
+        # the config) is frozen out of the cycle collector first: neither it nor the workers
+        # scan those objects again, and a worker's collector does not copy the pages it
+        # shares with this process by writing to them. The pipeline shuts the pool down when
+        # the spider closes.
+        gc.freeze()
         pool = normalizing_pool(started=True)
         from scrapy.crawler import CrawlerProcess
 

@@ -295,11 +295,17 @@ def exit_with(crawl_pid: int) -> None:
 
 
 def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
-    """A crawl's pool for `observe_in_worker`: one worker per core. Workers are started by a
-    fork server, not forked from the crawl: they do not inherit the reactor's threads and
-    sockets, nor its memory; they import `monitor.watch` only (not Scrapy), when their first
-    task arrives, or now if `started`."""
-    context = multiprocessing.get_context("forkserver")
+    """A crawl's pool for `observe_in_worker`: one worker per core.
+
+    A process that runs no other thread (`run_crawl`, before it loads Scrapy) forks its
+    workers, all at once: they start with what it has imported, instead of importing
+    `monitor.watch` again each (about 0.3 s of CPU per worker, every crawl). Otherwise (a
+    pool started inside a running crawl) a fork server starts them, as forking a process
+    that runs threads can leave a lock held for good in the child: they do not inherit the
+    reactor's threads and sockets, nor its memory, and import `monitor.watch` only (not
+    Scrapy), when their first task arrives, or now if `started`."""
+    forking = threading.active_count() == 1
+    context = multiprocessing.get_context("fork" if forking else "forkserver")
     workers = os.cpu_count() or 1
     pool = ProcessPoolExecutor(
         max_workers=workers,
