@@ -281,7 +281,7 @@ def exit_with(crawl_pid: int) -> None:
     """A pool worker's initializer: end the worker once the crawl is gone. A crawl killed
     outright (SIGKILL, the kernel's out-of-memory killer) cannot shut its pool down, and a
     worker waiting for work would wait forever (it holds the write end of its own task
-    queue), and keep the fork server alive with it."""
+    queue), and keep a fork server alive with it."""
 
     def watch() -> None:
         while True:
