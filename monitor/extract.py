@@ -703,15 +703,19 @@ class _Walker:
     def flush(self) -> None:
         """End the block being read: a block of its text, if it has any."""
         pieces = self.pieces
-        if not pieces:
-            return  # nothing was added since the last flush: no text, no links
-        joined, has_text, all_bold = "".join(pieces), self.has_text, self.all_bold
-        links = _distinct_links(self.piece_links) if has_text else ()
+        if not self.has_text:
+            # White space only (most calls: the indentation between block tags): no block, and
+            # nothing to join or clean.
+            if pieces:
+                pieces.clear()
+                self.piece_links.clear()
+                self.all_bold = True
+            return
+        joined, all_bold = "".join(pieces), self.all_bold
+        links = _distinct_links(self.piece_links)
         pieces.clear()
         self.piece_links.clear()
         self.has_text, self.all_bold = False, True
-        if not has_text:
-            return
         text = clean_text(joined)
         if not text:
             return
