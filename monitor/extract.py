@@ -605,8 +605,12 @@ class _Walker:
             self.contexts,
         )
         # For each element open around the current node, what its end needs: (tag, role,
-        # bold, linked, marked); None for one whose subtree is skipped.
+        # bold, linked, marked); None for one whose end changes nothing (an inline element
+        # that is not bold, a link or marked), or whose subtree is skipped.
         opened: list[tuple[str, str, bool, bool, bool] | None] = []
+        # The marked elements and their ancestors: a subtree holding none of them is selected
+        # throughout or not at all.
+        around_marks = {element for mark in marked for element in (mark, *mark.iterancestors())}
         # iterwalk reports comments and processing instructions as events of their own, so
         # that their tails are read; the HTML parser makes no other kind of node.
         events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
@@ -641,7 +645,8 @@ class _Walker:
                     if href:
                         links.append(self._link_target(href))
                     role = node.get("role").lower() if "role" in attributes else ""
-                    if (tag in _STRUCTURE_TAGS or role == "heading") and not (
+                    opens_block = tag in _STRUCTURE_TAGS or role == "heading"
+                    if opens_block and not (
                         tag in _TABLE_PARTS and self._open_table_part(node, tag)
                     ):
                         # A block opens: the text before it is a block of its own.
@@ -651,7 +656,12 @@ class _Walker:
                                 contexts.append(("h", f"aria{node.get('aria-level', '2')}"))
                             elif tag in _CONTEXTS:
                                 contexts.append(_CONTEXTS[tag])
-                    opened.append((tag, role, bold, bool(href), is_marked))
+                    if opens_block or bold or href or is_marked:
+                        opened.append((tag, role, bold, bool(href), is_marked))
+                    else:
+                        opened.append(None)
+                    if not self.selected and self._reads_nothing_under(node, around_marks):
+                        events.skip_subtree()
                     text = node.text
             else:
                 if event == "end" and (started := opened.pop()) is not None:
@@ -684,6 +694,23 @@ class _Walker:
                 if links:
                     piece_links.extend(links)
         self.flush()
+
+    def _reads_nothing_under(
+        self, element: etree._Element, around_marks: set[etree._Element]
+    ) -> bool:
+        """Whether walking the subtree below `element`, outside the selection, can change
+        nothing, so that it is skipped (the menus and footers around the policy).
+
+        It holds no mark, so none of its text is selected. With no block text pending, it
+        flushes no block; a data-table row it opens has only empty cells; each context it
+        opens it closes. Only outside a row and a context: in one, an element closing a nested
+        cell early could close the row or the context opened before it."""
+        return (
+            element not in around_marks
+            and not self.pieces
+            and self.row is None
+            and not self.contexts
+        )
 
     def _protected_email(self, hex_text: str, tag: str) -> tuple[str, bool]:
         """The text of an element holding a Cloudflare-protected address, and whether it
