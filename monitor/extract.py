@@ -199,8 +199,8 @@ def strip_furniture(
             continue
         tag = tag.lower()
         attributes = element.keys()
-        if tag not in _FURNITURE_CANDIDATE_TAGS and not attributes:
-            continue  # without attributes, only its tag could make an element furniture
+        if tag not in _FURNITURE_CANDIDATE_TAGS and _FURNITURE_ATTRIBUTES.isdisjoint(attributes):
+            continue  # only its tag could make it furniture (a link, a cell, ...)
         if element in keep:
             continue
         markers = _markers(element)
@@ -254,6 +254,8 @@ class _RunningTextLength:
 
 # The tags that can make an element furniture by themselves, without an attribute.
 _FURNITURE_CANDIDATE_TAGS = _ALWAYS_DROPPED_TAGS | _FURNITURE_TAGS | {"button", "header", "footer"}
+# The attributes that can: those `_markers`, `_is_hidden` and `_is_page_furniture` read.
+_FURNITURE_ATTRIBUTES = frozenset({"id", "class", "aria-label", "role"}) | _HIDING_ATTRIBUTES
 
 
 def _is_page_furniture(element: etree._Element, tag: str, furniture_marked: bool) -> bool:

@@ -50,6 +50,8 @@ FURNITURE = [
     "<ol class='breadcrumb'><li><a href='/'>Home</a></li><li>Legal</li></ol>",
     "<div class='language-switcher'><a href='/fr'>Français</a><a href='/de'>Deutsch</a></div>",
     "<iframe src='https://ads.example.com'></iframe>",
+    "<div aria-label='Breadcrumb'><a href='/'>Home</a> / Legal</div>",
+    "<div role='navigation'><a href='/'>Home</a> <a href='/jobs'>Jobs</a></div>",
 ]
 
 
