@@ -612,7 +612,13 @@ class _Walker:
         opened: list[tuple[str, str, bool, bool, bool] | None] = []
         # The marked elements and their ancestors: a subtree holding none of them is selected
         # throughout or not at all.
-        around_marks = {element for mark in marked for element in (mark, *mark.iterancestors())}
+        around_marks: set[etree._Element] = set()
+        for mark in marked:
+            element = mark
+            # Up to the first element already there: its ancestors are there too.
+            while element is not None and element not in around_marks:
+                around_marks.add(element)
+                element = element.getparent()
         # iterwalk reports comments and processing instructions as events of their own, so
         # that their tails are read; the HTML parser makes no other kind of node.
         events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
