@@ -199,8 +199,8 @@ def strip_furniture(
             continue
         tag = tag.lower()
         attributes = element.keys()
-        if tag not in _FURNITURE_CANDIDATE_TAGS and not attributes:
-            continue  # without attributes, only its tag could make an element furniture
+        if tag not in _FURNITURE_CANDIDATE_TAGS and _FURNITURE_ATTRIBUTES.isdisjoint(attributes):
+            continue  # only its tag could make it furniture (a link, a cell, ...)
         if element in keep:
             continue
         markers = _markers(element)
@@ -254,6 +254,8 @@ class _RunningTextLength:
 
 # The tags that can make an element furniture by themselves, without an attribute.
 _FURNITURE_CANDIDATE_TAGS = _ALWAYS_DROPPED_TAGS | _FURNITURE_TAGS | {"button", "header", "footer"}
+# The attributes that can: those `_markers`, `_is_hidden` and `_is_page_furniture` read.
+_FURNITURE_ATTRIBUTES = frozenset({"id", "class", "aria-label", "role"}) | _HIDING_ATTRIBUTES
 
 
 def _is_page_furniture(element: etree._Element, tag: str, furniture_marked: bool) -> bool:
@@ -605,8 +607,18 @@ class _Walker:
             self.contexts,
         )
         # For each element open around the current node, what its end needs: (tag, role,
-        # bold, linked, marked); None for one whose subtree is skipped.
+        # bold, linked, marked); None for one whose end changes nothing (an inline element
+        # that is not bold, a link or marked), or whose subtree is skipped.
         opened: list[tuple[str, str, bool, bool, bool] | None] = []
+        # The marked elements and their ancestors: a subtree holding none of them is selected
+        # throughout or not at all.
+        around_marks: set[etree._Element] = set()
+        for mark in marked:
+            element = mark
+            # Up to the first element already there: its ancestors are there too.
+            while element is not None and element not in around_marks:
+                around_marks.add(element)
+                element = element.getparent()
         # iterwalk reports comments and processing instructions as events of their own, so
         # that their tails are read; the HTML parser makes no other kind of node.
         events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
@@ -641,7 +653,8 @@ class _Walker:
                     if href:
                         links.append(self._link_target(href))
                     role = node.get("role").lower() if "role" in attributes else ""
-                    if (tag in _STRUCTURE_TAGS or role == "heading") and not (
+                    opens_block = tag in _STRUCTURE_TAGS or role == "heading"
+                    if opens_block and not (
                         tag in _TABLE_PARTS and self._open_table_part(node, tag)
                     ):
                         # A block opens: the text before it is a block of its own.
@@ -651,7 +664,12 @@ class _Walker:
                                 contexts.append(("h", f"aria{node.get('aria-level', '2')}"))
                             elif tag in _CONTEXTS:
                                 contexts.append(_CONTEXTS[tag])
-                    opened.append((tag, role, bold, bool(href), is_marked))
+                    if opens_block or bold or href or is_marked:
+                        opened.append((tag, role, bold, bool(href), is_marked))
+                    else:
+                        opened.append(None)
+                    if not self.selected and self._reads_nothing_under(node, around_marks):
+                        events.skip_subtree()
                     text = node.text
             else:
                 if event == "end" and (started := opened.pop()) is not None:
@@ -685,6 +703,23 @@ class _Walker:
                     piece_links.extend(links)
         self.flush()
 
+    def _reads_nothing_under(
+        self, element: etree._Element, around_marks: set[etree._Element]
+    ) -> bool:
+        """Whether walking the subtree below `element`, outside the selection, can change
+        nothing, so that it is skipped (the menus and footers around the policy).
+
+        It holds no mark, so none of its text is selected. With no block text pending, it
+        flushes no block; a data-table row it opens has only empty cells; each context it
+        opens it closes. Only outside a row and a context: in one, an element closing a nested
+        cell early could close the row or the context opened before it."""
+        return (
+            element not in around_marks
+            and not self.pieces
+            and self.row is None
+            and not self.contexts
+        )
+
     def _protected_email(self, hex_text: str, tag: str) -> tuple[str, bool]:
         """The text of an element holding a Cloudflare-protected address, and whether it
         opened a link to the address (a link itself, or in one), for its end to close."""
@@ -703,15 +738,19 @@ class _Walker:
     def flush(self) -> None:
         """End the block being read: a block of its text, if it has any."""
         pieces = self.pieces
-        if not pieces:
-            return  # nothing was added since the last flush: no text, no links
-        joined, has_text, all_bold = "".join(pieces), self.has_text, self.all_bold
-        links = _distinct_links(self.piece_links) if has_text else ()
+        if not self.has_text:
+            # White space only (most calls: the indentation between block tags): no block, and
+            # nothing to join or clean.
+            if pieces:
+                pieces.clear()
+                self.piece_links.clear()
+                self.all_bold = True
+            return
+        joined, all_bold = "".join(pieces), self.all_bold
+        links = _distinct_links(self.piece_links)
         pieces.clear()
         self.piece_links.clear()
         self.has_text, self.all_bold = False, True
-        if not has_text:
-            return
         text = clean_text(joined)
         if not text:
             return

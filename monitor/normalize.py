@@ -650,8 +650,11 @@ def _assemble(
     close()
     if not any(section.blocks for section in sections):
         raise ExtractionError("empty", "no policy text was found on the page")
-    full_text = "\n".join(lines)
-    language = _primary_subtag(hints.html_lang) or guess_language(full_text) or default_language
+    language = (
+        _primary_subtag(hints.html_lang)
+        or guess_language("\n".join(lines))  # joined only for a page that does not say
+        or default_language
+    )
     last_updated, effective = document_dates(
         lines, language=language, hints=hints, default_day_first=default_day_first
     )

@@ -50,6 +50,8 @@ FURNITURE = [
     "<ol class='breadcrumb'><li><a href='/'>Home</a></li><li>Legal</li></ol>",
     "<div class='language-switcher'><a href='/fr'>Français</a><a href='/de'>Deutsch</a></div>",
     "<iframe src='https://ads.example.com'></iframe>",
+    "<div aria-label='Breadcrumb'><a href='/'>Home</a> / Legal</div>",
+    "<div role='navigation'><a href='/'>Home</a> <a href='/jobs'>Jobs</a></div>",
 ]
 
 
@@ -470,6 +472,27 @@ SELECTIONS = [
 @pytest.mark.parametrize(("selection", "expected"), SELECTIONS)
 def test_selection_is_a_union_in_document_order(selection: Selection, expected) -> None:
     assert texts(normalize(page(SELECTABLE), selection=selection)) == expected
+
+
+BETWEEN_SELECTED = [
+    # Unselected blocks between two selected parts of one paragraph still end its first block.
+    ("<p><span id='a'>One</span><span>x<div>y</div></span><span id='b'>two</span></p>",
+     [("p", "One"), ("p", "two")]),
+    ("<p><span id='a'>One</span><b>x <i>y</i></b><span id='b'>two</span></p>", [("p", "Onetwo")]),
+    ("<ul><li><span id='a'>One</span><table><tr><td>x</td><td><p>y</p></td></tr></table>"
+     "<span id='b'>two</span></li></ul>", [("li", "One"), ("li", "two")]),
+    ("<table><tr><td id='a'>A</td><td><div><p>x</p></div></td><td id='b'>B</td></tr></table>",
+     [("row", "A |  | B")]),
+    ("<nav-like><div><ul><li><h3>Menu</h3></li></ul></div></nav-like><p id='a'>One</p>"
+     "<div><table><tr><td>x</td><td>y</td></tr></table></div><p id='b'>two</p>",
+     [("p", "One"), ("p", "two")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "expected"), BETWEEN_SELECTED)
+def test_unselected_markup_between_selected_parts(body: str, expected) -> None:
+    selection = Selection.from_config(["#a", "#b"], None)
+    assert blocks(normalize(page(body), selection=selection)) == expected
 
 
 def test_selected_elements_are_kept_whatever_they_look_like() -> None:
