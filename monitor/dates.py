@@ -194,12 +194,39 @@ def _expression(match: re.Match[str]) -> _DateExpression | None:
     return _DateExpression(match.start(), match.end(), (readings[0],))
 
 
+# The longest a date expression can be where no two spaces are adjacent: 30 characters
+# ("31eme of septiembre., del 2020"; every pattern's width with each whitespace run one long).
+_LONGEST_DATE = 30
+# Where a year starts: every one, overlapping ones too ("201920").
+_YEAR_START = re.compile(r"(?=(?:19|20)\d\d)")
+
+
+def _date_window(folded: str) -> tuple[int, int]:
+    """The part of `folded` that holds all its date expressions (and what their lookarounds
+    read), for `_DATE_PATTERNS` to scan instead of the whole line: a long line's dates are
+    a small part of it.
+
+    Each expression holds a year, so it lies within `_LONGEST_DATE` characters of one, if no
+    two spaces are adjacent; `_fold` has made every whitespace character a space, so a line
+    without two adjacent spaces has no longer whitespace run, and one with them is scanned
+    whole. The patterns read no further than the lookaround just outside an expression, and
+    a lookbehind reads before the window's start too, so scanning the window finds the same
+    matches as scanning the line."""
+    if "  " in folded:
+        return 0, len(folded)
+    years = [match.start() for match in _YEAR_START.finditer(folded)]
+    if not years:
+        return 0, 0
+    return max(0, years[0] - _LONGEST_DATE), min(len(folded), years[-1] + 4 + _LONGEST_DATE)
+
+
 def _find_dates(folded: str) -> list[_DateExpression]:
     """Date expressions in folded text, left to right, the longest where they overlap."""
+    start, end = _date_window(folded)
     found = [
         expression
         for pattern in _DATE_PATTERNS
-        for match in pattern.finditer(folded)
+        for match in pattern.finditer(folded, start, end)
         if (expression := _expression(match))
     ]
     found.sort(key=lambda e: (e.start, -(e.end - e.start)))
