@@ -699,6 +699,9 @@ def _dangling_label_fallback(
     or only in metadata. The label shows the text states a date; a text without such a label
     gets none from metadata, which changes whenever anyone saves the page.
     """
+    metadata = _metadata_dates(hints)
+    if not metadata and not hints.times:
+        return None  # the markup has no date to give: no need to read the lines
     for index, line in enumerate(lines):
         if len(line) >= _HEADING_LENGTH or index in year_lines:
             continue
@@ -711,7 +714,7 @@ def _dangling_label_fallback(
         timed = _time_value(hints, f"{line} {next_line}")
         if timed:
             return label.kind, DateMention(timed, phrase, "time")
-        for source, value in _metadata_dates(hints):
+        for source, value in metadata:
             return label.kind, DateMention(value, phrase, source)
     return None
 
