@@ -447,12 +447,13 @@ _HEADING_LENGTH = 80
 def _year_lines(lines: Sequence[str]) -> list[int]:
     """The indexes of the lines in which `_YEAR_HINT` finds a year.
 
-    Each of its matches holds "19" or "20", which `in` finds many times faster than the regex
-    scans a line: most lines hold neither and are never scanned."""
+    Each of its matches ("19..", "20..") holds a "9" or a "0", which `in` looks for many times
+    faster than the regex scans a line (one character is a memchr): most lines hold neither
+    and are never scanned."""
     return [
         index
         for index, line in enumerate(lines)
-        if ("19" in line or "20" in line) and _YEAR_HINT.search(line)
+        if ("9" in line or "0" in line) and _YEAR_HINT.search(line)
     ]
 
 
