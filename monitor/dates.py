@@ -368,6 +368,7 @@ def _language_day_first(language: str | None, separator: str) -> bool | None:
 
 _UPDATED, _EFFECTIVE = "updated", "effective"
 
+# Words, optional parts and classes of letters: no label holds a digit (`_find_labels`).
 _LABELS: dict[str, tuple[str, ...]] = {
     _UPDATED: (
         # en
@@ -482,14 +483,20 @@ class _Label:
     end: int
 
 
-def _find_labels(folded: str) -> list[_Label]:
+def _find_labels(folded: str, digit: int | None = None) -> list[_Label]:
+    """The labels in `folded`, left to right; if `digit` (the position of a digit) is given,
+    only those before it. No label holds a digit (`_LABELS`), so none spans it, and a scan that
+    stops just after it (the lookahead of a label's end reads it) finds before it the labels a
+    scan of the whole line finds: the rest of the line is not scanned."""
+    end = len(folded) if digit is None else digit + 1
     labels = []
-    for match in _LABEL_PATTERN.finditer(folded):
+    for match in _LABEL_PATTERN.finditer(folded, 0, end):
         labels.append(_Label(match.lastgroup or "", match.start(), match.end()))
     return labels
 
 
 _WORD_CHARACTER = re.compile(r"\w")
+_DIGIT = re.compile(r"\d")  # every date expression holds one (its year)
 
 
 def _opening_label(folded: str) -> _Label | None:
@@ -550,7 +557,8 @@ def _statements(
             continue
         heading_kind = _run_in_kind(lines[index - 1]) if index else None
         governing = {heading_kind} if heading_kind else set()
-        labels = _find_labels(folded)
+        # A label after the last date's first digit introduces none of the dates.
+        labels = _find_labels(folded, _DIGIT.search(folded, dates[-1].start).start())
         run_in = [label for label in labels if _is_label_only(folded, label)]
         governing |= {label.kind for label in run_in}
         used_governing = False

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.dates import (
     _DATE_PATTERNS,
+    _LABELS,
     _LONGEST_DATE,
     PageHints,
     _date_window,
@@ -400,13 +401,10 @@ def test_folding_a_text_folds_each_of_its_characters(text: str) -> None:
     assert _fold(text) == "".join(map(_fold_char, text))
 
 
-LABEL_LINES = st.lists(
-    st.sampled_from(
-        ["last updated", "stand", "derniere mise a jour", "effective", "version", "mis a jour",
-         "entree en vigueur", "最終更新日", "the policy", "x", "'", "’", ":", ".", "*", "(", "1.",
-         " ", "\t"]
-    )
-).map(" ".join)  # fmt: skip
+LABEL_WORDS = ["last updated", "stand", "derniere mise a jour", "effective", "version",
+               "mis a jour", "entree en vigueur", "最終更新日", "the policy", "x", "'", "’", ":",
+               ".", "*", "(", "1.", " ", "\t"]  # fmt: skip
+LABEL_LINES = st.lists(st.sampled_from(LABEL_WORDS)).map(" ".join)
 
 
 @given(LABEL_LINES | st.text())
@@ -414,6 +412,19 @@ def test_the_opening_label_is_the_one_of_all_labels_that_opens_the_line(line: st
     folded = _fold(line)
     opening = [label for label in _find_labels(folded) if _opens_line(folded, label)]
     assert _opening_label(folded) == (opening[0] if opening else None)
+
+
+def test_no_label_holds_a_digit() -> None:
+    for label in [label for labels in _LABELS.values() for label in labels]:
+        assert not re.search(r"[\d\\.^]", label)  # no digit, escape, wildcard or negated class
+
+
+@given(st.lists(st.sampled_from([*LABEL_WORDS, "1", "2020"])).map("".join) | st.text())
+def test_labels_found_up_to_a_digit_are_the_lines_labels_before_it(line: str) -> None:
+    folded = _fold(line)
+    for digit in [match.start() for match in re.finditer(r"\d", folded)]:
+        before = [label for label in _find_labels(folded) if label.end <= digit]
+        assert _find_labels(folded, digit) == before
 
 
 DATE_PIECES = ["31eme of septiembre., del", "2019", "2020-05-06", "201920", "1 de", "mayo",
