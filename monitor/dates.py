@@ -580,14 +580,14 @@ def _statements(
 
 
 def _run_in_kind(line: str) -> str | None:
-    """The kind of the label `line` is when it is a heading or run-in label alone ("Effective
-    date", "Last updated:"), which governs the line after it; None when it is not one."""
+    """The kind of the label of `line` when the line is a heading or run-in label that states
+    no date ("Effective date", "Last updated:"): it governs the line after it. Else None."""
     if len(line) >= _HEADING_LENGTH:  # `_fold` keeps the length
         return None
     folded = _fold(line)
     if _YEAR_HINT.search(line) and _find_dates(folded):
         return None
-    # A label alone opens the line.
+    # Such a label opens the line (`_is_label_only`).
     opening = _opening_label(folded)
     return opening.kind if opening is not None and _is_label_only(folded, opening) else None
 
