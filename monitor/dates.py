@@ -27,7 +27,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -194,12 +194,39 @@ def _expression(match: re.Match[str]) -> _DateExpression | None:
     return _DateExpression(match.start(), match.end(), (readings[0],))
 
 
+# The longest a date expression can be where no two spaces are adjacent: 30 characters
+# ("31eme of septiembre., del 2020"; every pattern's width with each whitespace run one long).
+_LONGEST_DATE = 30
+# Where a year starts: every one, overlapping ones too ("201920").
+_YEAR_START = re.compile(r"(?=(?:19|20)\d\d)")
+
+
+def _date_window(folded: str) -> tuple[int, int]:
+    """The part of `folded` that holds all its date expressions (and what their lookarounds
+    read), for `_DATE_PATTERNS` to scan instead of the whole line: a long line's dates are
+    a small part of it.
+
+    Each expression holds a year, so it lies within `_LONGEST_DATE` characters of one, if no
+    two spaces are adjacent; `_fold` has made every whitespace character a space, so a line
+    without two adjacent spaces has no longer whitespace run, and one with them is scanned
+    whole. The patterns read no further than the lookaround just outside an expression, and
+    a lookbehind reads before the window's start too, so scanning the window finds the same
+    matches as scanning the line."""
+    if "  " in folded:
+        return 0, len(folded)
+    years = [match.start() for match in _YEAR_START.finditer(folded)]
+    if not years:
+        return 0, 0
+    return max(0, years[0] - _LONGEST_DATE), min(len(folded), years[-1] + 4 + _LONGEST_DATE)
+
+
 def _find_dates(folded: str) -> list[_DateExpression]:
     """Date expressions in folded text, left to right, the longest where they overlap."""
+    start, end = _date_window(folded)
     found = [
         expression
         for pattern in _DATE_PATTERNS
-        for match in pattern.finditer(folded)
+        for match in pattern.finditer(folded, start, end)
         if (expression := _expression(match))
     ]
     found.sort(key=lambda e: (e.start, -(e.end - e.start)))
@@ -341,6 +368,7 @@ def _language_day_first(language: str | None, separator: str) -> bool | None:
 
 _UPDATED, _EFFECTIVE = "updated", "effective"
 
+# Words, optional parts and classes of letters: no label holds a digit (`_find_labels`).
 _LABELS: dict[str, tuple[str, ...]] = {
     _UPDATED: (
         # en
@@ -411,9 +439,23 @@ _LABEL_PATTERN = re.compile(
         f"(?P<{kind}>(?<![\\w'])(?:{'|'.join(labels)})(?!\\w))" for kind, labels in _LABELS.items()
     )
 )
-# A line longer than a heading without a year in it cannot state the document's date.
+# Every date expression holds a year (each of `_DATE_PATTERNS` reads one), so a line without
+# a year states no date; a run-in label is a line shorter than a heading.
 _YEAR_HINT = re.compile(r"(?:19|20)\d\d")
 _HEADING_LENGTH = 80
+
+
+def _year_lines(lines: Sequence[str]) -> list[int]:
+    """The indexes of the lines in which `_YEAR_HINT` finds a year.
+
+    Each of its matches ("19..", "20..") holds a "9" or a "0", which `in` looks for many times
+    faster than the regex scans a line (one character is a memchr): most lines hold neither
+    and are never scanned."""
+    return [
+        index
+        for index, line in enumerate(lines)
+        if ("9" in line or "0" in line) and _YEAR_HINT.search(line)
+    ]
 
 
 # Words of a sentence that is about something other than the current text: earlier versions,
@@ -441,14 +483,20 @@ class _Label:
     end: int
 
 
-def _find_labels(folded: str) -> list[_Label]:
+def _find_labels(folded: str, digit: int | None = None) -> list[_Label]:
+    """The labels in `folded`, left to right; if `digit` (the position of a digit) is given,
+    only those before it. No label holds a digit (`_LABELS`), so none spans it, and a scan that
+    stops just after it (the lookahead of a label's end reads it) finds before it the labels a
+    scan of the whole line finds: the rest of the line is not scanned."""
+    end = len(folded) if digit is None else digit + 1
     labels = []
-    for match in _LABEL_PATTERN.finditer(folded):
+    for match in _LABEL_PATTERN.finditer(folded, 0, end):
         labels.append(_Label(match.lastgroup or "", match.start(), match.end()))
     return labels
 
 
 _WORD_CHARACTER = re.compile(r"\w")
+_DIGIT = re.compile(r"\d")  # every date expression holds one (its year)
 
 
 def _opening_label(folded: str) -> _Label | None:
@@ -491,27 +539,26 @@ class _Statement:
     phrase: str
 
 
-def _statements(lines: Sequence[str]) -> tuple[list[_Statement], list[_DateExpression]]:
-    """The labelled date statements of the text, and every date expression in it."""
+def _statements(
+    lines: Sequence[str], year_lines: Sequence[int]
+) -> tuple[list[_Statement], list[_DateExpression]]:
+    """The labelled date statements of the text, and every date expression in it.
+
+    Only the `year_lines` can hold a date, so only they are read, with the line before each
+    that has a date: a run-in label alone on that line governs it (`_run_in_kind`)."""
     statements: list[_Statement] = []
     every_date: list[_DateExpression] = []
-    heading_kind: str | None = None  # a label alone on the previous line governs this one
-    for index, line in enumerate(lines):
-        if len(line) >= _HEADING_LENGTH and not _YEAR_HINT.search(line):
-            heading_kind = None
-            continue
+    for index in year_lines:
+        line = lines[index]
         folded = _fold(line)
-        dates = _find_dates(folded) if _YEAR_HINT.search(line) else []
+        dates = _find_dates(folded)
         every_date.extend(dates)
-        governing = {heading_kind} if heading_kind else set()
-        heading_kind = None
         if not dates:
-            # Only a run-in label matters here, for the next line: it opens the line.
-            opening = _opening_label(folded) if len(folded) < _HEADING_LENGTH else None
-            if opening is not None and _is_label_only(folded, opening):
-                heading_kind = opening.kind
             continue
-        labels = _find_labels(folded)
+        heading_kind = _run_in_kind(lines[index - 1]) if index else None
+        governing = {heading_kind} if heading_kind else set()
+        # A label after the last date's first digit introduces none of the dates.
+        labels = _find_labels(folded, _DIGIT.search(folded, dates[-1].start).start())
         run_in = [label for label in labels if _is_label_only(folded, label)]
         governing |= {label.kind for label in run_in}
         used_governing = False
@@ -530,6 +577,19 @@ def _statements(lines: Sequence[str]) -> tuple[list[_Statement], list[_DateExpre
             strong = bool(governing) or (label is not None and _opens_line(folded, label))
             statements.append(_Statement(kinds, date, index, strong, _phrase(line, folded, date)))
     return statements, every_date
+
+
+def _run_in_kind(line: str) -> str | None:
+    """The kind of the label of `line` when the line is a heading or run-in label that states
+    no date ("Effective date", "Last updated:"): it governs the line after it. Else None."""
+    if len(line) >= _HEADING_LENGTH:  # `_fold` keeps the length
+        return None
+    folded = _fold(line)
+    if _YEAR_HINT.search(line) and _find_dates(folded):
+        return None
+    # Such a label opens the line (`_is_label_only`).
+    opening = _opening_label(folded)
+    return opening.kind if opening is not None and _is_label_only(folded, opening) else None
 
 
 def _is_other_thing(folded: str, label: _Label, date: _DateExpression) -> bool:
@@ -640,7 +700,7 @@ def _resolve(
 
 
 def _dangling_label_fallback(
-    lines: Sequence[str], hints: PageHints
+    lines: Sequence[str], year_lines: Collection[int], hints: PageHints
 ) -> tuple[str, DateMention] | None:
     """(kind, mention) from the page's markup for a date label whose date the text lacks.
 
@@ -648,19 +708,22 @@ def _dangling_label_fallback(
     or only in metadata. The label shows the text states a date; a text without such a label
     gets none from metadata, which changes whenever anyone saves the page.
     """
+    metadata = _metadata_dates(hints)
+    if not metadata and not hints.times:
+        return None  # the markup has no date to give: no need to read the lines
     for index, line in enumerate(lines):
-        if len(line) >= _HEADING_LENGTH or _YEAR_HINT.search(line):
+        if len(line) >= _HEADING_LENGTH or index in year_lines:
             continue
         folded = _fold(line)
         next_line = lines[index + 1] if index + 1 < len(lines) else ""
         label = _opening_label(folded)  # dangling: it opens the line, and nothing follows it
-        if label is None or re.search(r"\w", folded[label.end :]) or _YEAR_HINT.search(next_line):
+        if label is None or re.search(r"\w", folded[label.end :]) or index + 1 in year_lines:
             continue
         phrase = line.strip()[:200]
         timed = _time_value(hints, f"{line} {next_line}")
         if timed:
             return label.kind, DateMention(timed, phrase, "time")
-        for source, value in _metadata_dates(hints):
+        for source, value in metadata:
             return label.kind, DateMention(value, phrase, source)
     return None
 
@@ -679,7 +742,8 @@ def document_dates(
     the first in the text: later dates are usually of earlier versions or other things.
     """
     language = language or (hints.html_lang or "")[:2] or None
-    statements, every_date = _statements(lines)
+    year_lines = _year_lines(lines)
+    statements, every_date = _statements(lines, year_lines)
     day_first = _numeric_order(
         every_date,
         language=language,
@@ -699,7 +763,7 @@ def document_dates(
     updated = best.get(_UPDATED, (None, None))[1]
     effective = best.get(_EFFECTIVE, (None, None))[1]
     if not statements:
-        fallback = _dangling_label_fallback(lines, hints)
+        fallback = _dangling_label_fallback(lines, frozenset(year_lines), hints)
         if fallback:
             kind, mention = fallback
             return mention, mention if kind == _EFFECTIVE else None

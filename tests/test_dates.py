@@ -11,7 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.dates import (
+    _DATE_PATTERNS,
+    _LABELS,
+    _LONGEST_DATE,
     PageHints,
+    _date_window,
     _find_labels,
     _fold,
     _fold_char,
@@ -190,6 +194,14 @@ def test_label_phrases(line: str, language: str, expected: tuple[str | None, ...
         (
             ["Stand: 18. März 2025", "Die Nutzungsbedingungen mit Stand 07.05.2014 sind alt."],
             ("2025-03-18", None),
+        ),
+        # A label alone governs the line right after it, and only when it states no date.
+        (["Terms", "Effective date", "", "May 25, 2018"], (None, None)),
+        (["Terms", "Effective date: edition 2019", "May 25, 2018"], ("2018-05-25", "2018-05-25")),
+        (["Effective date: May 25, 2018", "June 1, 2019"], ("2018-05-25", "2018-05-25")),
+        (
+            ["Last updated: June 1, 2019", "Effective date:", "May 25, 2018"],
+            ("2019-06-01", "2018-05-25"),
         ),
     ],
 )
@@ -389,13 +401,10 @@ def test_folding_a_text_folds_each_of_its_characters(text: str) -> None:
     assert _fold(text) == "".join(map(_fold_char, text))
 
 
-LABEL_LINES = st.lists(
-    st.sampled_from(
-        ["last updated", "stand", "derniere mise a jour", "effective", "version", "mis a jour",
-         "entree en vigueur", "最終更新日", "the policy", "x", "'", "’", ":", ".", "*", "(", "1.",
-         " ", "\t"]
-    )
-).map(" ".join)  # fmt: skip
+LABEL_WORDS = ["last updated", "stand", "derniere mise a jour", "effective", "version",
+               "mis a jour", "entree en vigueur", "最終更新日", "the policy", "x", "'", "’", ":",
+               ".", "*", "(", "1.", " ", "\t"]  # fmt: skip
+LABEL_LINES = st.lists(st.sampled_from(LABEL_WORDS)).map(" ".join)
 
 
 @given(LABEL_LINES | st.text())
@@ -403,3 +412,77 @@ def test_the_opening_label_is_the_one_of_all_labels_that_opens_the_line(line: st
     folded = _fold(line)
     opening = [label for label in _find_labels(folded) if _opens_line(folded, label)]
     assert _opening_label(folded) == (opening[0] if opening else None)
+
+
+def test_no_label_holds_a_digit() -> None:
+    for label in [label for labels in _LABELS.values() for label in labels]:
+        assert not re.search(r"[\d\\.^]", label)  # no digit, escape, wildcard or negated class
+
+
+@given(st.lists(st.sampled_from([*LABEL_WORDS, "1", "2020"])).map("".join) | st.text())
+def test_labels_found_up_to_a_digit_are_the_lines_labels_before_it(line: str) -> None:
+    folded = _fold(line)
+    for digit in [match.start() for match in re.finditer(r"\d", folded)]:
+        before = [label for label in _find_labels(folded) if label.end <= digit]
+        assert _find_labels(folded, digit) == before
+
+
+DATE_PIECES = ["31eme of septiembre., del", "2019", "2020-05-06", "201920", "1 de", "mayo",
+               "march", "5", "12", "3rd,", "11.03.2025", "31/05/2025", "2026年7月27日",
+               "2026 年 12 月 31 日", "2026 년 7 월", "de", "del", "of", "of the", "policy",
+               "x" * 30, "-", ".", ",", "", " ", "\t", "\u00a0"]  # fmt: skip
+# The longest expressions of each kind, and whitespace runs that make them longer still, far
+# into a line: the window must hold them whole.
+EDGE_LINES = [
+    f"{'x ' * 30}{text}{'' if end else ' and more'}"
+    for expression in [
+        "31eme of septiembre., del 2020",
+        "31eme  of  septiembre.,  del  2020",
+        "31eme   of   septiembre.,   del   2020",
+        "2026 年 12 月 31 日",
+        "2026  年  12  月  31  日",
+        "2020-05-06",
+        "11.03.2025",
+        "sept. 3rd, 2019",
+        "septiembre,  del  2019",
+        f"september{' ' * 40}2019",
+        f"2026 年{' ' * 40}12 月",
+    ]
+    for text in [expression, f"2019 {expression}", f"{expression} 2019"]
+    for end in (True, False)
+]
+
+
+def assert_the_window_holds_the_dates_of(line: str) -> None:
+    folded = _fold(line)
+    start, end = _date_window(folded)
+    for pattern in _DATE_PATTERNS:
+        in_line = [match.span() for match in pattern.finditer(folded)]
+        assert [match.span() for match in pattern.finditer(folded, start, end)] == in_line
+
+
+@pytest.mark.parametrize("line", EDGE_LINES)
+def test_the_date_window_holds_the_longest_dates(line: str) -> None:
+    assert_the_window_holds_the_dates_of(line)
+
+
+@given(st.lists(st.sampled_from(DATE_PIECES)).map(" ".join) | st.text())
+def test_the_date_patterns_find_in_the_date_window_what_they_find_in_the_line(line: str) -> None:
+    assert_the_window_holds_the_dates_of(line)
+
+
+def test_no_date_expression_is_longer_than_the_longest_date() -> None:
+    # Each pattern's widest match when every whitespace run is one character long.
+    from re import _parser  # the parser of the re module: it knows a pattern's width
+
+    for pattern in _DATE_PATTERNS:
+        single_spaced = pattern.pattern.replace(r"\s*", r"\s?").replace(r"\s+", r"\s")
+        assert _parser.parse(single_spaced).getwidth()[1] <= _LONGEST_DATE
+    longest = "31eme of septiembre., del 2020"
+    assert len(longest) == _LONGEST_DATE
+    assert _DATE_PATTERNS[2].fullmatch(longest)
+
+
+@given(st.characters())
+def test_folding_makes_every_whitespace_character_a_space(char: str) -> None:
+    assert _fold_char(char) == " " or not re.search(r"\s", _fold_char(char))
