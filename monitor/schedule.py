@@ -3,8 +3,8 @@
 Pure functions over times, so that the daemon and `policywatch status` agree on what is due.
 
 APScheduler is imported where a trigger is built or a cron expression read, not with the
-module: every crawl reads the config, and a crawl's pool workers too, and most schedules are
-intervals; its import is about 0.1 s of CPU in each of those processes.
+module: every command that reads the config imports this module, most schedules are
+intervals, and its import is about 0.1 s of CPU.
 """
 
 from __future__ import annotations
