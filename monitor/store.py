@@ -944,13 +944,19 @@ def _index_passages(
             "select hash, id from passages where target = ? and last_version is null", [target]
         ).fetchall()
     )
+    # New passages are inserted in the document's order, not a set's: the same crawl gives
+    # the same passage ids whatever the interpreter's hash seed.
     db.conn.executemany(
         "update passages set last_version = ? where id = ?",
-        [(previous, current[gone]) for gone in current.keys() - passages.keys()],
+        [(previous, passage_id) for hash_, passage_id in current.items() if hash_ not in passages],
     )
     db.conn.executemany(
         "insert into passages (target, hash, text, first_version) values (?, ?, ?, ?)",
-        [(target, new, passages[new], version_id) for new in passages.keys() - current.keys()],
+        [
+            (target, hash_, text, version_id)
+            for hash_, text in passages.items()
+            if hash_ not in current
+        ],
     )
 
 

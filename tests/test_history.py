@@ -461,3 +461,30 @@ def test_the_search_index_catches_up_and_stays_exact_when_history_is_rebuilt(tmp
         assert [h.target for h in history.search(store, "brokers")] == [NAME]
         assert store.db.execute("pragma integrity_check").fetchone()[0] == "ok"
         store.db.execute("insert into passage_search (passage_search) values ('integrity-check')")
+
+
+def test_a_versions_new_passages_are_stored_in_the_documents_order(tmp_path):
+    """Passage ids follow the document (title, then each heading and block), so the same
+    crawl writes the same rows whatever the interpreter's hash seed."""
+    from monitor.normalize import normalize
+
+    original, edited = (
+        normalize(page.encode(), content_type="text/html", url="https://example.com/p")
+        for page in (seed_page(), seed_page(edited=True))
+    )
+    with Store(tmp_path / "store.db") as store:
+        store.add_version(NAME, 1, "2025-01-01T00:00:00+00:00", original)
+        store.add_version(NAME, 2, "2025-01-02T00:00:00+00:00", edited)
+        rows = store.db.execute("select text, first_version from passages order by id").fetchall()
+    first = [text for text, version in rows if version == 1]
+    added = [text for text, version in rows if version == 2]
+    assert len(first) > 20 and added
+    assert first == list(dict.fromkeys(_texts(original)))
+    assert added == [text for text in dict.fromkeys(_texts(edited)) if text not in first]
+
+
+def _texts(document) -> list[str]:
+    texts = [document.title]
+    for section in document.sections:
+        texts += [section.label, *(block.text for block in section.blocks)]
+    return [t for t in texts if t.strip()]
