@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -297,14 +298,15 @@ def exit_with(crawl_pid: int) -> None:
 def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
     """A crawl's pool for `observe_in_worker`: one worker per core.
 
-    A process that runs no other thread (`run_crawl`, before it loads Scrapy) forks its
-    workers, all at once: they start with what it has imported, instead of importing
-    `monitor.watch` again each (about 0.3 s of CPU per worker, every crawl). Otherwise (a
-    pool started inside a running crawl) a fork server starts them, as forking a process
-    that runs threads can leave a lock held for good in the child: they do not inherit the
-    reactor's threads and sockets, nor its memory, and import `monitor.watch` only (not
-    Scrapy), when their first task arrives, or now if `started`."""
-    forking = threading.active_count() == 1
+    On Linux, a process that runs no other thread (`run_crawl`, before it loads Scrapy)
+    forks its workers, all at once: they start with what it has imported, instead of
+    importing `monitor.watch` again each (about 0.3 s of CPU per worker, every crawl).
+    Otherwise (a pool started inside a running crawl; macOS, whose system libraries may run
+    threads of their own) a fork server starts them, as forking a process that runs threads
+    can leave a lock held for good in the child: they do not inherit the reactor's threads
+    and sockets, nor its memory, and import `monitor.watch` only (not Scrapy), when their
+    first task arrives, or now if `started`."""
+    forking = sys.platform == "linux" and threading.active_count() == 1
     context = multiprocessing.get_context("fork" if forking else "forkserver")
     workers = os.cpu_count() or 1
     pool = ProcessPoolExecutor(
