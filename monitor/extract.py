@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -560,18 +560,7 @@ class _Walker:
         self.removed = removed
         # Every element that starts, ends or bounds a selection or a removal: the only ones
         # whose opening or closing changes what is selected.
-        self.marked = (
-            marks.inside
-            | marks.starts_before
-            | marks.starts_after
-            | marks.ends_before
-            | marks.ends_after
-            | removed.inside
-            | removed.starts_before
-            | removed.starts_after
-            | removed.ends_before
-            | removed.ends_after
-        )
+        self.marked = marks.elements | removed.elements
         self.base_url = base_url
         self.blocks: list[RawBlock] = []
         self.times: list[tuple[str, str]] = []
@@ -612,13 +601,7 @@ class _Walker:
         opened: list[tuple[str, str, bool, bool, bool] | None] = []
         # The marked elements and their ancestors: a subtree holding none of them is selected
         # throughout or not at all.
-        around_marks: set[etree._Element] = set()
-        for mark in marked:
-            element = mark
-            # Up to the first element already there: its ancestors are there too.
-            while element is not None and element not in around_marks:
-                around_marks.add(element)
-                element = element.getparent()
+        around_marks = with_ancestors(marked)
         # iterwalk reports comments and processing instructions as events of their own, so
         # that their tails are read; the HTML parser makes no other kind of node.
         events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
@@ -881,6 +864,17 @@ def _looks_like_heading(text: str, *, bold: bool) -> bool:
 def _numbering_depth(text: str) -> int:
     match = re.match(r"\s*(\d{1,3}(?:\.\d{1,3})*)", text)
     return len(re.findall(r"\d+", match.group(1))) if match else 0
+
+
+def with_ancestors(elements: Iterable[etree._Element]) -> set[etree._Element]:
+    """The elements and all their ancestors."""
+    found: set[etree._Element] = set()
+    for element in elements:
+        # Up to the first element already found: its ancestors are there too.
+        while element is not None and element not in found:
+            found.add(element)
+            element = element.getparent()
+    return found
 
 
 def walk_blocks(root: etree._Element, *, marks: Marks, removed: Marks, base_url: str) -> Walked:

@@ -31,6 +31,7 @@ from monitor.extract import (
     strip_furniture,
     tag_name,
     walk_blocks,
+    with_ancestors,
 )
 from monitor.plaintext import MARKDOWN_TITLE_KEY, pdf_text, plain_text_blocks
 
@@ -171,15 +172,19 @@ class Marks:
     def empty(self) -> bool:
         return not (self.inside or self.starts_before or self.starts_after)
 
-    def with_ancestors(self) -> frozenset[etree._Element]:
-        marked = (
+    @property
+    def elements(self) -> frozenset[etree._Element]:
+        """Every marked element: where a selection starts, ends or bounds."""
+        return (
             self.inside
             | self.starts_before
             | self.starts_after
             | self.ends_before
             | self.ends_after
         )
-        return frozenset(element for mark in marked for element in (mark, *mark.iterancestors()))
+
+    def with_ancestors(self) -> frozenset[etree._Element]:
+        return frozenset(with_ancestors(self.elements))
 
 
 def _resolve(root: etree._Element, selectors: Sequence[Selector]) -> tuple[Marks, list[str]]:
