@@ -316,7 +316,7 @@ def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
         initargs=(os.getpid(),),
     )
     for _ in range(workers if started else 0):
-        pool.submit(os.getpid)  # a worker starts per task while none is idle
+        pool.submit(os.getpid)  # forked: all start with the first; else one per task
     return pool
 
 
