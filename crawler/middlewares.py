@@ -136,10 +136,11 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
         # Up to 4 bytes a character. The head's encoding is read from the head (headers, meta
         # charset, the bytes): asking the response for its own may decode the whole body.
         head_bytes = response.body[: 4 * META_REFRESH_HEAD]
-        if b"http-equiv" not in head_bytes.lower() and b"\x00" not in head_bytes:
-            # A refresh is declared by an http-equiv attribute, whose name no encoding that
-            # keeps ASCII as ASCII (no NUL bytes, unlike UTF-16) can spell otherwise: most
-            # pages are ruled out without building and reading a response of their head.
+        if b"refresh" not in head_bytes.lower() and b"\x00" not in head_bytes:
+            # A refresh is declared by http-equiv="refresh", a word no encoding that keeps
+            # ASCII as ASCII (no NUL bytes, unlike UTF-16) can spell otherwise: most pages
+            # are ruled out without building and reading a response of their head (half of
+            # them have an http-equiv, for their content type).
             return response
         head = response.replace(body=head_bytes, encoding=None)
         followed = super().process_response(request, head)

@@ -186,13 +186,18 @@ _QUOTE_AND_DASH_FOLDS = {
     "\u2015": "-", "\u2212": "-", "\ufe58": "-", "\ufe63": "-", "\uff0d": "-",
     "\u2026": "...",
 }  # fmt: skip
-# A regex that calls back only on the characters to fold: str.translate with a table looks up
-# every character of the text, and a policy is mostly plain letters.
 _FOLDED_CHARACTER = re.compile("[" + "".join(_QUOTE_AND_DASH_FOLDS) + "]")
 
 
-def _fold_character(match: re.Match[str]) -> str:
-    return _QUOTE_AND_DASH_FOLDS[match.group()]
+def _folded_characters(text: str) -> str:
+    """`text` with `_QUOTE_AND_DASH_FOLDS` applied. A policy is mostly plain letters and uses
+    a few of the folded characters, often: the regex finds which, and each is replaced at
+    once, in C. (str.translate looks up every character of the text; a regex substitution
+    calls back into Python at every apostrophe.) The replacements are ASCII, so no
+    replacement makes a character that a later one would fold."""
+    for character in set(_FOLDED_CHARACTER.findall(text)):
+        text = text.replace(character, _QUOTE_AND_DASH_FOLDS[character])
+    return text
 
 
 def fold_for_comparison(text: str) -> str:
@@ -201,7 +206,7 @@ def fold_for_comparison(text: str) -> str:
     `"` after a fold may sit beside a space that the original put inside guillemets
     (« texte »), so spaces around quote marks are folded too.
     """
-    folded = _FOLDED_CHARACTER.sub(_fold_character, unicodedata.normalize("NFC", text))
+    folded = _folded_characters(unicodedata.normalize("NFC", text))
     return _without_spaces_at_quotes(folded)
 
 

