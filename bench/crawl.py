@@ -21,6 +21,13 @@ many sites.
     python bench/crawl.py --targets 1000
     python bench/crawl.py --targets 10000 --urlwatch /path/to/venv/bin/urlwatch
     python bench/crawl.py --targets 1000 --rounds 3   # medians of three rounds
+
+`--auto` reads the same pages without their hand-written selectors: policywatch finds the
+policy itself (as for a target without `select`), urlwatch converts the whole page. `--pages
+DIR` serves real pages that are not in the corpus instead (a folder with a `manifest.json`
+list of `{"file": ...}`, HTML files; read without selectors): target i is page i, cycled,
+and its "changed" answer is the page with a sentence reworded (bench/unseen.py's
+`change_reword`) and a new script nonce, the way a site's edit reaches a crawler.
 """
 
 from __future__ import annotations
@@ -39,8 +46,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from lxml import etree
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS_PER_SITE = 3
@@ -84,6 +93,37 @@ def corpus_sites(corpus: Path, count: int, addresses: list[str]) -> list[Site]:
             )
         )
     return sites
+
+
+def unseen_sites(folder: Path, count: int, addresses: list[str], work: Path) -> list[Site]:
+    """Sites from a folder of real pages (`--pages`): each page, and the page edited
+    (written to `work`), read without selectors."""
+    import unseen  # bench/unseen.py: its page edits
+
+    entries = json.loads((folder / "manifest.json").read_text())
+    files = [folder / e["file"] for e in entries if e["file"].endswith((".html", ".htm"))]
+    pairs = []
+    for index, file in enumerate(files):
+        root = unseen.parse(file.read_text(encoding="utf-8"))
+        languages = [code for code in unseen.NEW_SENTENCE if file.name.startswith(code + "-")]
+        page = unseen.Page(file.stem, file, (languages or ["en"])[0], None, None, None, "")
+        if not unseen.change_reword(root, None, page):
+            continue  # no paragraph to reword: the page cannot show a text change
+        script = etree.SubElement(unseen.body_of(root), "script")
+        script.text = f"window.nonce = '{index:08x}';"
+        edited = work / f"edited-{index}-{file.name}"
+        edited.write_text(unseen.serialize(root), encoding="utf-8")
+        pairs.append((file, edited))
+    return [
+        Site(
+            url=f"http://{addresses[index // TARGETS_PER_SITE]}:{{port}}/p{index}",
+            select=None,
+            remove=None,
+            before=pairs[index % len(pairs)][0],
+            after=pairs[index % len(pairs)][1],
+        )
+        for index in range(count)
+    ]
 
 
 # -- the page server (its own process) ---------------------------------------------------------
@@ -240,6 +280,16 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=1000)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "policy-corpus")
     parser.add_argument(
+        "--auto",
+        action="store_true",
+        help="read the corpus pages without their selectors (policywatch's own extraction)",
+    )
+    parser.add_argument(
+        "--pages",
+        type=Path,
+        help="serve the real pages of this folder (manifest.json) instead of the corpus",
+    )
+    parser.add_argument(
         "--urlwatch",
         default=shutil.which("urlwatch"),
         help="urlwatch executable (default: on PATH); 'none' to skip it",
@@ -256,7 +306,13 @@ def main() -> None:
 
     compile_like_an_install()
     addresses = site_addresses(args.targets)
-    sites = corpus_sites(args.corpus, args.targets, addresses)
+    edits = tempfile.TemporaryDirectory(prefix="policywatch-bench-pages-")
+    if args.pages:
+        sites = unseen_sites(args.pages, args.targets, addresses, Path(edits.name))
+    else:
+        sites = corpus_sites(args.corpus, args.targets, addresses)
+    if args.auto:
+        sites = [replace(site, select=None, remove=None) for site in sites]
     phase = multiprocessing.Value("i", 0)
     ready = multiprocessing.Event()
     port = free_port(addresses[0])
@@ -322,6 +378,7 @@ def main() -> None:
                     f"  (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
                 )
     server.terminate()
+    edits.cleanup()
 
 
 CRAWLS = (("1 all new", 0), ("2 nothing changed", 0), ("3 all changed", 1))

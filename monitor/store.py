@@ -403,7 +403,7 @@ class Store:
             data = row["document"].encode("utf-8")
         else:
             data = _unpacked(self.db, "versions", "id", row)
-        document = Document.from_dict(json.loads(data))
+        document = Document.from_dict(orjson.loads(data))
         # The stored fingerprint is the document's (`record` compares texts by it): set as
         # the cached value, it is not computed again from the whole text. So is its word count
         # (`suspicion` asks the previous version's: a split of its whole text).
@@ -715,7 +715,7 @@ class Store:
                 "title": title,
                 "body": body,
                 "body_format": body_format,
-                "payload": None if payload is None else json.dumps(payload, ensure_ascii=False),
+                "payload": None if payload is None else _json_text(payload),
             },
         )
         for url in destinations:
@@ -914,12 +914,17 @@ def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
 
 def change_detail(change: dict[str, Any]) -> str:
     """A change (`Change.to_dict`) as `changes.detail` keeps it."""
-    return json.dumps(change, ensure_ascii=False)
+    return _json_text(change)
+
+
+def _json_text(value: Any) -> str:
+    """JSON as the store writes what is large (a document, a change with its redline, an
+    alert's payload): orjson writes it several times faster than the json module."""
+    return orjson.dumps(value).decode("utf-8")
 
 
 def _document_data(document: Document) -> bytes:
-    """The document as stored: JSON in UTF-8. orjson writes it five times faster than the
-    json module (a policy's JSON is tens of kilobytes, written for every new text)."""
+    """The document as stored: JSON in UTF-8 (see `_json_text`)."""
     return orjson.dumps(document.to_dict())
 
 
@@ -1131,7 +1136,7 @@ def _issue7_compact_history(db: sqlite_utils.Database) -> None:
             " where id = ?",
             [packed, DEFAULT_CODEC, base_id, row["id"]],
         )
-        document = Document.from_dict(json.loads(data))
+        document = Document.from_dict(orjson.loads(data))
         _index_passages(db, row["target"], row["id"], _passages(document))
     db.execute(
         "update versions set text = null"

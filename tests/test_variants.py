@@ -4,6 +4,7 @@ real pages through `observe`, a real SQLite store, literal expected values."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pytest
@@ -188,7 +189,7 @@ def test_an_alert_rendered_in_the_worker_is_the_one_the_writer_would_render(tmp_
     alone = alert_of_confirmed_change(tmp_path / "alone.db", tgt, ahead=False)
     ahead = alert_of_confirmed_change(tmp_path / "ahead.db", tgt, ahead=True)
     assert ahead == alone
-    assert '"detected_at": "2025-01-01T00:00:02+00:00"' in ahead[0][2]
+    assert json.loads(ahead[0][2])["detected_at"] == "2025-01-01T00:00:02+00:00"
 
 
 # -- mass edits ------------------------------------------------------------------------------
