@@ -96,17 +96,19 @@ def corpus_sites(corpus: Path, count: int, addresses: list[str]) -> list[Site]:
 
 
 def unseen_sites(folder: Path, count: int, addresses: list[str], work: Path) -> list[Site]:
-    """Sites from a folder of real pages (`--pages`): each page, and the page edited
-    (written to `work`), read without selectors."""
+    """Sites from a folder of real pages (`--pages`): each page, and the page edited (written
+    to `work`), read without selectors. A manifest entry may give the page's `language`, for
+    the sentence the edit puts in (English otherwise)."""
     import unseen  # bench/unseen.py: its page edits
 
-    entries = json.loads((folder / "manifest.json").read_text())
-    files = [folder / e["file"] for e in entries if e["file"].endswith((".html", ".htm"))]
     pairs = []
-    for index, file in enumerate(files):
+    for index, entry in enumerate(json.loads((folder / "manifest.json").read_text())):
+        file = folder / entry["file"]
+        if file.suffix not in (".html", ".htm"):
+            continue
         root = unseen.parse(file.read_text(encoding="utf-8"))
-        languages = [code for code in unseen.NEW_SENTENCE if file.name.startswith(code + "-")]
-        page = unseen.Page(file.stem, file, (languages or ["en"])[0], None, None, None, "")
+        language = entry.get("language") if entry.get("language") in unseen.NEW_SENTENCE else "en"
+        page = unseen.Page(file.stem, file, language, None, None, None, "")
         if not unseen.change_reword(root, None, page):
             continue  # no paragraph to reword: the page cannot show a text change
         script = etree.SubElement(unseen.body_of(root), "script")
