@@ -124,10 +124,10 @@ def keep_large_buffers_apart() -> None:
     freed and then carves them from its heap, which a crawl of large pages fragments: the
     crawl's process, which holds pages and results for a while, grew with every thousand
     pages. Not in the pool's workers, forked before: each reads one page at a time, and a
-    fresh mapping (zeroed by the kernel) for every large buffer of every page cost them 1.0-1.1
-    s of system time per 1,000 new pages, against 0.4-0.5 s from their heap, for no less
-    memory (at 10,000 targets the crawl's peak stayed at 257-263 MB). Linux with glibc only;
-    elsewhere, nothing."""
+    fresh mapping (zeroed by the kernel) for every large buffer of every page cost them
+    1.0-1.1 s of system time per 1,000 new pages, against 0.4-0.5 s from their heap, for no
+    less memory (at 10,000 targets the crawl's peak stayed at 257-263 MB). Linux with glibc
+    only; elsewhere, nothing."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import pickle
+import unicodedata
 
-from monitor.document import Block, DateMention, Document, Section
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.document import (
+    _QUOTE_AND_DASH_FOLDS,
+    Block,
+    DateMention,
+    Document,
+    Section,
+    fold_for_comparison,
+)
 from monitor.normalize import Selection, normalize
 
 
@@ -39,3 +50,25 @@ def test_every_field_of_blocks_and_sections_survives_pickling():
     assert copy.sections[1].number == "2.1" and copy.sections[1].level == 2
     assert copy.sections[1].blocks[0].links == ("https://a.example/",)
     assert copy.sections[1].blocks[0].kind == "li"
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from([*_QUOTE_AND_DASH_FOLDS, "a", "é", " ", '"', "'", "-", "."]),
+        max_size=40,
+    )
+)
+def test_folding_maps_each_character_as_the_table_says(text):
+    """Folding replaces each folded character by its table entry, every other character kept
+    (then spaces at quote marks go, and a text without spaces or quotes shows that alone)."""
+    expected = "".join(_QUOTE_AND_DASH_FOLDS.get(c, c) for c in unicodedata.normalize("NFC", text))
+    if " " not in expected:
+        assert fold_for_comparison(text) == expected
+    assert not set(fold_for_comparison(text)) & set(_QUOTE_AND_DASH_FOLDS)
+
+
+def test_folding_typographic_quotes_dashes_and_ellipses():
+    """Each folded to its ASCII form; the space before a quote mark goes too."""
+    assert (
+        fold_for_comparison("We don\u2019t \u2014 \u201cever\u201d\u2026") == 'We don\'t -"ever"...'
+    )
