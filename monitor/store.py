@@ -403,7 +403,7 @@ class Store:
             data = row["document"].encode("utf-8")
         else:
             data = _unpacked(self.db, "versions", "id", row)
-        document = Document.from_dict(orjson.loads(data))
+        document = _document_from(data)
         # The stored fingerprint is the document's (`record` compares texts by it): set as
         # the cached value, it is not computed again from the whole text. So is its word count
         # (`suspicion` asks the previous version's: a split of its whole text).
@@ -918,14 +918,20 @@ def change_detail(change: dict[str, Any]) -> str:
 
 
 def _json_text(value: Any) -> str:
-    """JSON as the store writes what is large (a document, a change with its redline, an
-    alert's payload): orjson writes it several times faster than the json module."""
+    """JSON as the store writes a large text column (a change with its redline, an alert's
+    payload): orjson writes it several times faster than the json module."""
     return orjson.dumps(value).decode("utf-8")
 
 
 def _document_data(document: Document) -> bytes:
-    """The document as stored: JSON in UTF-8 (see `_json_text`)."""
+    """The document as stored: JSON in UTF-8, written by orjson (a policy's JSON is tens of
+    kilobytes, written for every new text)."""
     return orjson.dumps(document.to_dict())
+
+
+def _document_from(data: bytes) -> Document:
+    """The inverse of `_document_data` (also reads rows written by the json module)."""
+    return Document.from_dict(orjson.loads(data))
 
 
 def _passages(document: Document) -> dict[str, str]:
@@ -1136,7 +1142,7 @@ def _issue7_compact_history(db: sqlite_utils.Database) -> None:
             " where id = ?",
             [packed, DEFAULT_CODEC, base_id, row["id"]],
         )
-        document = Document.from_dict(orjson.loads(data))
+        document = _document_from(data)
         _index_passages(db, row["target"], row["id"], _passages(document))
     db.execute(
         "update versions set text = null"
