@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
@@ -79,8 +80,10 @@ class StorePipeline:
 
     async def process_item(self, item: FetchedPage) -> FetchedPage:
         """Record a fetched page. A body identical to the last trusted one is recorded as
-        unchanged without being read; a changed text first waits `confirm_delay` and asks the
-        engine for a second, unconditional fetch, and is recorded only when that agrees."""
+        unchanged without being read; a changed text asks the engine for a second,
+        unconditional fetch `confirm_delay` after this one, and is recorded only when that
+        agrees."""
+        arrived = time.monotonic()
         assert self.store is not None
         spider = self.crawler.spider
         config = spider.config
@@ -99,7 +102,7 @@ class StorePipeline:
                 )  # fmt: skip
             elif not item.confirming and needs_confirmation(self.store, target, observation):
                 self.unconfirmed[item.target] = held(observation)
-                self.confirm_later(target)
+                self.confirm_later(target, arrived)
                 return item
             else:
                 result = record_and_trust(
@@ -114,16 +117,22 @@ class StorePipeline:
             log.warning("%s: %s", item.target, result.error)
         return item
 
-    def confirm_later(self, target: Target) -> None:
-        """Fetch the page again `confirm_delay` from now, and record what it shows. The item
-        is done meanwhile (Scrapy stops downloading while the items it holds add up to a few
-        megabytes), and the confirming request goes straight to the downloader, with its
-        middlewares and per-site politeness, not behind every request still in the
-        scheduler: the first fetch's observation is held only until then."""
+    def confirm_later(self, target: Target, arrived: float) -> None:
+        """Fetch the page again `confirm_delay` after its first answer `arrived` (monotonic
+        time), and record what it shows. Reading the first answer counts towards the delay:
+        when reading is what holds a crawl back, the downloader runs seconds ahead of it
+        (`SCRAPER_SLOT_MAX_ACTIVE_SIZE`), so a page found changed can often be fetched again
+        at once, and the crawl does not end idle, waiting out its last pages' delays.
+
+        The item is done meanwhile (Scrapy stops downloading while the items it holds add up
+        to `SCRAPER_SLOT_MAX_ACTIVE_SIZE`), and the confirming request goes straight to the
+        downloader, with its middlewares and per-site politeness, not behind every request
+        still in the scheduler: the first fetch's observation is held only until then."""
         from twisted.internet import reactor  # the one Scrapy installed
 
         self.confirmations_due.add(target.name)
-        reactor.callLater(target.confirm_delay, lambda: asyncio.ensure_future(self.confirm(target)))
+        delay = max(0.0, arrived + target.confirm_delay - time.monotonic())
+        reactor.callLater(delay, lambda: asyncio.ensure_future(self.confirm(target)))
 
     async def confirm(self, target: Target) -> None:
         spider = self.crawler.spider

@@ -88,6 +88,11 @@ SPIDER_MIDDLEWARES = {
 # Scrapy starts this many asyncio tasks per response whatever it yields: at the default of
 # 100 that was a fifth of the crawl's own CPU time.
 CONCURRENT_ITEMS = 1
+# Bytes of responses waiting to be read before the downloader pauses (Scrapy: 5 MB). When
+# reading is what holds a crawl back, the downloader then runs a few seconds ahead of it, and
+# a page found changed, whose confirming fetch is due `confirm_delay` after its first, can
+# often be fetched again at once (`StorePipeline.confirm_later`).
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 20_000_000
 
 # Targets with `render = true` are loaded in the system's Chromium through scrapy-playwright
 # (the spider installs its download handler and launch options only when a target renders).

@@ -200,6 +200,19 @@ def test_the_confirming_fetch_is_not_conditional(tmp_path, site, json_receiver):
     assert "if-none-match" not in confirming
 
 
+def test_the_confirming_fetch_comes_confirm_delay_after_the_first(tmp_path, site):
+    url = site.serve("/privacy", seed_page())
+    config = write_config(tmp_path, [("policy", url)], [], extra="confirm_delay = 1.5")
+    crawl(config)
+
+    site.serve("/privacy", seed_page(edited=True))
+    assert "policy: changed" in crawl(config)
+    times = [t for (p, _), t in zip(site.requests, site.times, strict=True) if p == "/privacy"]
+    first, confirming = times[1:]
+    # The delay counts from the first answer's arrival, so from before it was read: never less.
+    assert confirming - first >= 1.5
+
+
 # -- mass edits ------------------------------------------------------------------------------
 
 DOCUMENTS = {
