@@ -55,6 +55,7 @@ class StorePipeline:
         # First fetches of changed texts, by target, until their confirming fetch arrives.
         self.unconfirmed: dict[str, Observation] = {}
         self.confirmations_due: set[str] = set()  # targets whose confirmation is under way
+        self.kept_open = False  # `keep_open` refused to let the idle crawl close
         self.pool: ProcessPoolExecutor | None = None  # created when a page is first read
 
     @classmethod
@@ -155,11 +156,23 @@ class StorePipeline:
             log.exception("%s: the confirming fetch could not be recorded", target.name)
         finally:
             self.confirmations_due.discard(target.name)
+            if self.kept_open and not self.confirmations_due:
+                self.close_if_idle()
 
     def keep_open(self) -> None:
         """Scrapy's spider_idle: the crawl is not over while a confirmation is under way."""
         if self.confirmations_due:
+            self.kept_open = True
             raise DontCloseSpider
+
+    def close_if_idle(self) -> None:
+        """Close the crawl once its last confirmation is recorded, if nothing else is left.
+        Scrapy asks `keep_open` again only at its next heartbeat, up to 5 s later: the crawl
+        would wait that long with nothing to do."""
+        self.kept_open = False
+        engine = self.crawler.engine
+        if engine.spider_is_idle():
+            asyncio.ensure_future(engine.close_spider_async(reason="finished"))
 
     async def observe(self, page: FetchedPage, target: Target) -> Observation:
         """`observe` in the pool when there is a body to read; inline otherwise."""

@@ -213,6 +213,20 @@ def test_the_confirming_fetch_comes_confirm_delay_after_the_first(tmp_path, site
     assert confirming - first >= 1.5
 
 
+def test_the_crawl_ends_once_its_last_confirmation_is_recorded(tmp_path, site):
+    a, b = seed_page(), seed_page(edited=True)
+    c = b.replace("</article>", "<p>We now keep chat messages for ten years.</p></article>")
+    url = site.serve("/privacy", a)
+    config = write_config(tmp_path, [("policy", url)], [], extra=FAST_CONFIRM)
+    crawl(config)
+
+    site.serve("/privacy", b, c)  # the confirming fetch shows a third text: it is read again
+    assert "showed yet another text" in crawl(config)
+    # Scrapy asks whether an idle crawl may close at its heartbeat, every 5 s; the crawl that
+    # held it open for the confirmation closes it at once (about 0.05 s here).
+    assert time.monotonic() - site.times[-1] < 2.5
+
+
 # -- mass edits ------------------------------------------------------------------------------
 
 DOCUMENTS = {
