@@ -94,6 +94,13 @@ SCRIPT_SHELLS = [
         "</head><body><p>Privacy Policy</p><p>Please wait</p></body></html>",
         (4, 1),
     ),
+    (  # shown: the words after a comment, an svg, a template, a script; not those inside them
+        "<html><head><title>Loading the app</title><style>p {}</style></head><body>"
+        "<!-- build 42 -->Loading your<svg><text>spinner text</text></svg> privacy"
+        "<template><p>hidden words</p></template> settings<script src='/a.js'></script> now"
+        "</body></html>",
+        (5, 1),
+    ),
 ]
 NOT_SHELLS = [
     "<html><body><p>Privacy Policy</p><p>We keep nothing.</p></body></html>",  # no script
