@@ -92,7 +92,7 @@ CONCURRENT_ITEMS = 1
 # reading is what holds a crawl back, the downloader then runs a few seconds ahead of it, and
 # a page found changed, whose confirming fetch is due `confirm_delay` after its first, can
 # often be fetched again at once (`StorePipeline.confirm_later`).
-SCRAPER_SLOT_MAX_ACTIVE_SIZE = 20_000_000
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 20_000_000  # not for cluster workers (run_worker)
 
 # Targets with `render = true` are loaded in the system's Chromium through scrapy-playwright
 # (the spider installs its download handler and launch options only when a target renders).

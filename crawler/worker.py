@@ -193,6 +193,7 @@ def run_worker(options: WorkerOptions) -> int:
     """Run a worker in this process until SIGTERM or SIGINT (the reactor runs once): 0, or
     1 when the worker could not start."""
     from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import default_settings
 
     from monitor.crawl import crawler_settings
 
@@ -203,6 +204,11 @@ def run_worker(options: WorkerOptions) -> int:
     settings.set("MAX_IDLE_TIME_BEFORE_CLOSE", 0, priority="cmdline")  # run until stopped
     settings.set("ITEM_PIPELINES", {"crawler.worker.ResultPipeline": 300}, "cmdline")
     settings.set("ROBOTSTXT_KEEP_IN_STORE", False, priority="cmdline")  # a worker has no store
+    # A single machine's crawl downloads 20 MB ahead of its reading, so that a changed page's
+    # confirming fetch is due when it is read; a worker gains nothing from it (the coordinator
+    # asks for confirmations), it would only hold more pages at once.
+    default_ahead = default_settings.SCRAPER_SLOT_MAX_ACTIVE_SIZE
+    settings.set("SCRAPER_SLOT_MAX_ACTIVE_SIZE", default_ahead, priority="cmdline")
     process = CrawlerProcess(settings)
     failures: list[Any] = []
     started = process.crawl(WorkerSpider, config=options.config, region=options.region)
