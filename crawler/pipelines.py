@@ -56,6 +56,7 @@ class StorePipeline:
         self.unconfirmed: dict[str, Observation] = {}
         self.confirmations_due: set[str] = set()  # targets whose confirmation is under way
         self.kept_open = False  # `keep_open` refused to let the idle crawl close
+        self.closing: asyncio.Future[None] | None = None  # `close_if_idle`'s closing
         self.pool: ProcessPoolExecutor | None = None  # created when a page is first read
 
     @classmethod
@@ -172,7 +173,8 @@ class StorePipeline:
         self.kept_open = False
         engine = self.crawler.engine
         if engine.spider_is_idle():
-            asyncio.ensure_future(engine.close_spider_async(reason="finished"))
+            # Kept: asyncio holds only a weak reference to a task.
+            self.closing = asyncio.ensure_future(engine.close_spider_async(reason="finished"))
 
     async def observe(self, page: FetchedPage, target: Target) -> Observation:
         """`observe` in the pool when there is a body to read; inline otherwise."""
