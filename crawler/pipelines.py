@@ -172,7 +172,7 @@ class StorePipeline:
         would wait that long with nothing to do."""
         self.kept_open = False
         engine = self.crawler.engine
-        if engine.spider_is_idle():
+        if engine.spider is not None and engine.spider_is_idle():  # not already closed
             # Kept: asyncio holds only a weak reference to a task.
             self.closing = asyncio.ensure_future(engine.close_spider_async(reason="finished"))
 
