@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -377,16 +377,17 @@ _CHALLENGE_MAX_WORDS = 300
 _CODE_TAGS = ("script", "style")
 
 
-def _visible_texts(root: etree._Element) -> Iterator[str]:
-    """The text nodes under `root` (a page's <body>) outside scripts and styles, in document
-    order: those of the XPath `.//text()[not(ancestor::script or ancestor::style)]`, read
-    lazily. A caller that needs only the first few hundred words of a page stops early, and
-    the page's code (often the most of its bytes) is skipped, not read."""
+def visible_texts(root: etree._Element, hidden: Collection[str] = _CODE_TAGS) -> Iterator[str]:
+    """The text nodes under `root` (a page's <body>) outside the `hidden` elements (scripts
+    and styles), in document order: those of the XPath
+    `.//text()[not(ancestor::script or ancestor::style)]`, read lazily. A caller that needs
+    only the first few hundred words of a page stops early, and the page's code (often the
+    most of its bytes) is skipped, not read."""
     nodes = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, node in nodes:
         if event == "start":
-            if node.tag in _CODE_TAGS:
-                nodes.skip_subtree()
+            if node.tag in hidden:
+                nodes.skip_subtree()  # its "end" still comes: the text after it is read
             elif isinstance(node.tag, str) and node.text is not None:
                 yield node.text  # not an entity's, which is no text node
         elif node is not root and node.tail is not None:
@@ -396,7 +397,7 @@ def _visible_texts(root: etree._Element) -> Iterator[str]:
 def _has_more_words(element: etree._Element, limit: int) -> bool:
     """Whether the text of `element` outside scripts and styles has more than `limit` words."""
     words = 0
-    for text in _visible_texts(element):
+    for text in visible_texts(element):
         words += len(text.split())
         if words > limit:
             return True
@@ -412,7 +413,7 @@ def is_challenge_page(root: etree._Element) -> bool:
     body = root.find("body")
     if body is not None and _has_more_words(body, _CHALLENGE_MAX_WORDS):
         return False
-    visible = " ".join(_visible_texts(body)) if body is not None else ""
+    visible = " ".join(visible_texts(body)) if body is not None else ""
     words = len(visible.split())
     title = root.findtext(".//title") or ""
     if _CHALLENGE_PHRASE.search(title) or _CHALLENGE_PHRASE.search(visible):

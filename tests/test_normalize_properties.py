@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from monitor.extract import _visible_texts
+from monitor.extract import visible_texts
 from monitor.normalize import (
     ExtractionError,
     PageReading,
@@ -154,7 +154,7 @@ _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]
 def test_the_visible_texts_of_a_page_are_its_text_nodes_outside_code(page):
     body = _parse_html(page).find("body")
     assume(body is not None)
-    assert list(_visible_texts(body)) == _VISIBLE_TEXT(body)
+    assert list(visible_texts(body)) == _VISIBLE_TEXT(body)
 
 
 @pytest.mark.parametrize(
