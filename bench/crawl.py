@@ -10,8 +10,10 @@ matches are left out, so that both tools see pages they can read), then runs thr
 
 Each crawl is `policywatch crawl` (targets with the manifest's selectors) and the same pages
 through urlwatch (its `css` filter where the manifest has selectors, then `html2text` with
-method `pyhtml2text`), each in its own process tree. It prints pages per second, the peak
-resident memory of the whole process tree, the store size per stored version, and the ratios.
+method `pyhtml2text`), each in its own process tree. It prints pages per second, the CPU
+seconds of the whole process tree and the cores it kept busy on average (CPU seconds over wall
+seconds: below the machine's cores, the rest of the time was spent waiting), the peak resident
+memory of the tree, the store size per stored version, and the ratios.
 
 The pages are served by a separate process, on loopback addresses (127.0.1.1 and up), three
 targets per address, the way a watch list spreads over sites (a company's privacy policy,
@@ -38,6 +40,7 @@ import compileall
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import sqlite3
@@ -199,8 +202,19 @@ def tree_rss_mb(root: int) -> float:
     return total / 1024
 
 
-def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, peak tree RSS (MB) and exit status of a command."""
+@dataclass(frozen=True)
+class Measured:
+    seconds: float  # wall time
+    cpu: float  # CPU seconds (user and system) of the whole process tree
+    peak_mb: float  # peak resident memory of the tree
+    status: int
+
+
+def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> Measured:
+    """Wall seconds, CPU seconds, peak tree RSS (MB) and exit status of a command. The CPU
+    time is that of every process of the tree that was waited for: a crawl waits for its pool's
+    workers, so theirs is counted with its own."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -213,7 +227,9 @@ def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[fl
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if process.returncode not in (0,):
         print(f"    exit status {process.returncode}: {stderr.strip()[-300:]}")
-    return seconds, peak, process.returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(seconds, cpu, peak, process.returncode)
 
 
 # -- the two tools ---------------------------------------------------------------------------------
@@ -335,7 +351,10 @@ def main() -> None:
     for round_number in range(1, args.rounds + 1):
         if args.rounds > 1:
             print(f"round {round_number} of {args.rounds}")
-        print(f"{'crawl':18} {'tool':11} {'seconds':>8} {'pages/s':>8} {'peak MB':>8}")
+        print(
+            f"{'crawl':18} {'tool':11} {'seconds':>8} {'pages/s':>8} {'CPU s':>7} {'cores':>6}"
+            f" {'peak MB':>8}"
+        )
         with tempfile.TemporaryDirectory(prefix="policywatch-bench-") as tmp:
             folder = Path(tmp)
             config = policywatch_config(sites, port, folder)
@@ -347,11 +366,14 @@ def main() -> None:
             for label, changed in CRAWLS:
                 phase.value = changed
                 for tool in tools:
-                    seconds, peak, _ = run_measured(commands[tool], REPO, env)
-                    rate = len(sites) / seconds
+                    run = run_measured(commands[tool], REPO, env)
+                    rate = len(sites) / run.seconds
                     rates.setdefault((label, tool), []).append(rate)
-                    peaks.setdefault((label, tool), []).append(peak)
-                    print(f"{label:18} {tool:11} {seconds:8.1f} {rate:8.1f} {peak:8.0f}")
+                    peaks.setdefault((label, tool), []).append(run.peak_mb)
+                    print(
+                        f"{label:18} {tool:11} {run.seconds:8.1f} {rate:8.1f} {run.cpu:7.1f}"
+                        f" {run.cpu / run.seconds:6.2f} {run.peak_mb:8.0f}"
+                    )
                 if use_urlwatch:
                     ratio = rates[(label, "policywatch")][-1] / rates[(label, "urlwatch")][-1]
                     print(f"{'':18} {'ratio':11} {'':8} {ratio:7.2f}x", flush=True)
