@@ -58,6 +58,11 @@ class StorePipeline:
         self.kept_open = False  # `keep_open` refused to let the idle crawl close
         self.closing: asyncio.Future[None] | None = None  # `close_if_idle`'s closing
         self.pool: ProcessPoolExecutor | None = None  # created when a page is first read
+        # First answers arrived so far (confirming fetches aside), their bytes, and whether
+        # `run_ahead_at_the_end` has widened the downloader's run-ahead.
+        self.first_answers = 0
+        self.first_answer_bytes = 0
+        self.widened = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -93,6 +98,9 @@ class StorePipeline:
         first = self.unconfirmed.pop(item.target, None) if item.confirming else None
         result = None
         if not item.confirming:
+            self.first_answers += 1
+            self.first_answer_bytes += len(item.body)
+            self.run_ahead_at_the_end()
             result = record_identical_body(self.store, target, item, config.destinations)
         if result is None:
             again = observed_again(first, item) if first is not None else None
@@ -118,6 +126,24 @@ class StorePipeline:
         if result.error:
             log.warning("%s: %s", item.target, result.error)
         return item
+
+    def run_ahead_at_the_end(self) -> None:
+        """Near the end of the crawl, let the downloader take every request left: once the
+        targets still to answer would fit (at the mean size of the answers so far) in the
+        answers it may hold ahead of reading (`SCRAPER_SLOT_MAX_ACTIVE_SIZE`), that limit is
+        doubled. A changed page's confirming fetch is due `confirm_delay` after its first
+        answer arrived: held back by the limit, the last pages arrived only as reading made
+        room, and the crawl ended waiting out their delays with idle cores. The memory the
+        limit bounds grows by as much, in the crawl's last seconds only."""
+        if self.widened:
+            return
+        slot = getattr(self.crawler.engine.scraper, "slot", None)  # Scrapy's, while it runs
+        if slot is None:
+            return
+        left = len(self.targets) - self.first_answers
+        if left * self.first_answer_bytes <= slot.max_active_size * self.first_answers:
+            slot.max_active_size *= 2
+            self.widened = True
 
     def confirm_later(self, target: Target, arrived: float) -> None:
         """Fetch the page again `confirm_delay` after its first answer `arrived` (monotonic

@@ -388,3 +388,39 @@ def test_a_target_download_delay_spaces_the_requests_to_its_host(tmp_path, site)
     # Scrapy randomizes a slot's delay between 0.5 and 1.5 times it: 1-3 s here, against
     # 0.25-0.75 s for the crawl's own DOWNLOAD_DELAY
     assert min(gaps) >= 0.95
+
+
+def test_near_its_end_a_crawl_fetches_its_last_pages_ahead_of_reading(tmp_path, site):
+    """Reading is what holds this crawl back (large pages, one site without politeness
+    delays): the downloader runs at most `SCRAPER_SLOT_MAX_ACTIVE_SIZE` (20 MB, ten pages)
+    ahead of it, until the pages left would fit in that again; then it takes them all, so
+    that their confirming fetches are due by the time they are read. With confirm_delay = 0
+    each changed page's confirming request comes as soon as the page is read: the server sees
+    how far reading had got when the last page was first requested."""
+    count = 30
+    clause = " ".join(f"clause{i} of the agreement binds each member" for i in range(120))
+    pages = {
+        f"/p{n}": policy_page(f"Policy {n}", [f"{n} {i} {clause}" for i in range(380)])
+        for n in range(count)
+    }
+    assert 1_900_000 < len(pages["/p0"]) < 2_100_000
+    for path, page in pages.items():
+        site.serve(path, page)
+    extra = (
+        "confirm_delay = 0\n"
+        "[crawl]\nautothrottle = false\ndownload_delay = 0\nconcurrent_requests_per_domain = 64"
+    )
+    config = write_config(tmp_path, [(p[1:], site.base + p) for p in pages], [], extra=extra)
+    crawl(config)
+    for path, page in pages.items():
+        site.serve(path, page.replace("binds each member", "binds every member", 1))
+    site.requests.clear()
+    crawl(config)
+
+    paths = [path for path, _ in site.requests if path in pages]
+    assert len(paths) == 2 * count  # each page fetched, then confirmed once read
+    last_first = max(paths.index(path) for path in pages)
+    confirmed_by_then = last_first - (count - 1)  # the requests before it that confirm
+    # Held at 20 MB to the end, the last page was requested once 16-20 pages had been read;
+    # widened when 10 pages were left, once 6-8 had.
+    assert confirmed_by_then <= 12
