@@ -207,13 +207,12 @@ class Measured:
     seconds: float  # wall time
     cpu: float  # CPU seconds (user and system) of the whole process tree
     peak_mb: float  # peak resident memory of the tree
-    status: int
 
 
 def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> Measured:
-    """Wall seconds, CPU seconds, peak tree RSS (MB) and exit status of a command. The CPU
-    time is that of every process of the tree that was waited for: a crawl waits for its pool's
-    workers, so theirs is counted with its own."""
+    """Wall seconds, CPU seconds and peak tree RSS (MB) of a command (which says why, if it
+    fails). The CPU time is that of every process of the tree that was waited for: a crawl
+    waits for its pool's workers, so theirs is counted with its own."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(
@@ -229,7 +228,7 @@ def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> Measured
         print(f"    exit status {process.returncode}: {stderr.strip()[-300:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Measured(seconds, cpu, peak, process.returncode)
+    return Measured(seconds, cpu, peak)
 
 
 # -- the two tools ---------------------------------------------------------------------------------
