@@ -12,9 +12,11 @@ from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
 from monitor.demo import EDITS, PAGES, SEEDS, seed_to_html
+from monitor.watch import POOL_PIPE_SIZE, normalizing_pool
 
 REPO = Path(__file__).resolve().parents[1]
 NAME, SEED = PAGES["/ecomsters/privacy"]
@@ -265,3 +267,25 @@ def test_a_crawl_does_not_load_what_it_does_not_use(tmp_path, page_server):
     assert result.returncode == 0, result.stderr
     assert f"{NAME}: baseline" in result.stdout
     assert "loaded: []" in result.stdout
+
+
+def _pipe_size(connection) -> int:
+    import fcntl
+
+    return fcntl.fcntl(connection.fileno(), fcntl.F_GETPIPE_SZ)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/sys/fs/pipe-max-size").exists()
+    or int(Path("/proc/sys/fs/pipe-max-size").read_text()) < POOL_PIPE_SIZE,
+    reason="pipes cannot be sized here",
+)
+def test_a_crawls_pool_carries_a_large_page_through_pipes_that_hold_it_whole():
+    pool = normalizing_pool()
+    try:
+        queues = (pool._call_queue, pool._result_queue)
+        assert [_pipe_size(q._reader) for q in queues] == [POOL_PIPE_SIZE] * 2
+        page = os.urandom(900_000)
+        assert pool.submit(bytes, page).result(timeout=60) == page
+    finally:
+        pool.shutdown()
