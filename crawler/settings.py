@@ -88,6 +88,9 @@ SPIDER_MIDDLEWARES = {
 # Scrapy starts this many asyncio tasks per response whatever it yields: at the default of
 # 100 that was a fifth of the crawl's own CPU time.
 CONCURRENT_ITEMS = 1
+# Scrapy's downloader-aware queue, in time that does not grow with the number of sites waiting
+# (crawler/queues.py).
+SCHEDULER_PRIORITY_QUEUE = "crawler.queues.IdleSitesFirstQueue"
 # Bytes of responses waiting to be read before the downloader pauses (Scrapy: 5 MB). When
 # reading is what holds a crawl back, the downloader then runs a few seconds ahead of it, and
 # a page found changed, whose confirming fetch is due `confirm_delay` after its first, can

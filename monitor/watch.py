@@ -329,8 +329,9 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> None:
     """Let the pipes that carry a pool's pages and results hold a whole page. A page (often a
     few hundred kilobytes) and its observation went through Linux's default 64 KiB pipe in
     pieces, each piece a wakeup of the other side: on a crawl of 1,000 corpus pages where
-    every page changed, 8 runs each, alternately, 22.0 against 23.6 CPU seconds. Best effort: where pipes cannot be sized (another
-    system, a lower limit, a Python whose pool keeps them elsewhere) they stay as they are."""
+    every page changed, 8 runs each, alternately, 22.0 against 23.6 CPU seconds. Best effort:
+    where pipes cannot be sized (another system, a lower limit, a Python whose pool keeps them
+    elsewhere) they stay as they are."""
     try:
         import fcntl
 

@@ -28,8 +28,8 @@ class ScriptedServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _ScriptedHandler)
         self.scripts: dict[str, list[str]] = {}
         self.by_language: dict[str, dict[str, str]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -38,7 +38,7 @@ class ScriptedServer(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     def serve(self, path: str, *bodies: str) -> str:
         self.scripts[path] = list(bodies)
@@ -84,7 +84,10 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
+    yield from running(ScriptedServer())
+
+
+def running(server: ScriptedServer) -> Iterator[ScriptedServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -424,3 +427,41 @@ def test_near_its_end_a_crawl_fetches_its_last_pages_ahead_of_reading(tmp_path, 
     # Held at 20 MB to the end, the last page was requested once 16-20 pages had been read;
     # widened when 10 pages were left, once 6-8 had.
     assert confirmed_by_then <= 12
+
+
+@pytest.fixture
+def other_sites() -> Iterator[list[ScriptedServer]]:
+    """Six more sites, each on an address of its own (Scrapy's per-site slots go by host)."""
+    servers = [running(ScriptedServer(f"127.0.0.{n}")) for n in range(2, 8)]
+    yield [next(server) for server in servers]
+    for server in servers:
+        next(server, None)
+
+
+def test_a_site_with_many_targets_does_not_hold_back_the_others(tmp_path, site, other_sites):
+    """Eight targets on one slow site, listed first, then six sites of one target each, four
+    requests at a time: the scheduler hands out requests of sites with nothing under way
+    first, so the six are fetched while the first site waits out its delays. (Taken in the
+    order listed, the slow site's requests would fill the four places, and the six would
+    wait for all eight.)"""
+    many = [(f"a{i}", site.serve(f"/a{i}", seed_page())) for i in range(8)]
+    others = [(f"b{i}", other.serve("/b", seed_page())) for i, other in enumerate(other_sites)]
+    extra = (
+        "[crawl]\nautothrottle = false\nconcurrent_requests = 4\n"
+        "concurrent_requests_per_domain = 1\ndownload_delay = 0.4"
+    )
+    config = write_config(tmp_path, many + others, [], extra=extra)
+
+    crawl(config)  # the sites' robots.txt, kept in the store, are not fetched again
+    for server in (site, *other_sites):
+        server.requests.clear()
+        server.times.clear()
+    crawl(config)
+
+    first_site = [t for (path, _), t in zip(site.requests, site.times, strict=True)]
+    other_times = [t for other in other_sites for t in other.times]
+    assert sorted(path for path, _ in site.requests) == [f"/a{i}" for i in range(8)]
+    assert len(other_times) == 6
+    # A slot's delay is 0.2-0.6 s here: the third request of the slow site comes 0.4 s or
+    # more after its first.
+    assert max(other_times) < first_site[2]
