@@ -1,10 +1,11 @@
-"""Downloader middlewares: honour a server's Retry-After before Scrapy's retry of a 429 or
-503; read each site's robots.txt at most once a day; follow a meta refresh without decoding
-the whole page."""
+"""Downloader middlewares: time each fetch from when it reaches the downloader; honour a
+server's Retry-After before Scrapy's retry of a 429 or 503; read each site's robots.txt at
+most once a day; follow a meta refresh without decoding the whole page."""
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -43,6 +44,17 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+class FetchClockMiddleware:
+    """The first of the chain: a request's fetch starts when it first reaches the downloader
+    (the "started" and "started_at" its page is recorded with). A redirect or retry keeps the
+    time of the request it follows, as it carries its meta."""
+
+    def process_request(self, request: Request) -> None:
+        if "started" not in request.meta:
+            request.meta["started"] = time.monotonic()
+            request.meta["started_at"] = utcnow()
 
 
 class RetryAfterMiddleware:

@@ -41,6 +41,7 @@ REDIRECT_MAX_TIMES = 10
 HTTPERROR_ALLOW_ALL = True
 ROBOTSTXT_KEEP_IN_STORE = True  # crawler.middlewares.CachedRobotsTxtMiddleware
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.FetchClockMiddleware": 50,
     "crawler.middlewares.RetryAfterMiddleware": 560,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.CachedRobotsTxtMiddleware": 100,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
@@ -289,3 +290,24 @@ def test_a_crawls_pool_carries_a_large_page_through_pipes_that_hold_it_whole():
         assert pool.submit(bytes, page).result(timeout=60) == page
     finally:
         pool.shutdown()
+
+
+def test_a_fetch_is_timed_from_when_it_is_sent_not_from_when_it_was_scheduled(
+    tmp_path, page_server
+):
+    """Eight pages, one request at a time, each answered in 0.3 s: the last waits 2 s in
+    Scrapy's scheduler for the others. Each fetch is recorded as starting when it was sent,
+    and as taking its own 0.3 s."""
+    page_server.delay = 0.3
+    targets = [(f"p{i}", page_server.set(f"/p{i}", seed_page())) for i in range(8)]
+    extra = "[crawl]\nautothrottle = false\ndownload_delay = 0\nconcurrent_requests = 1"
+    config = write_config(tmp_path, targets, [], extra=extra)
+
+    result = policywatch("crawl", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    rows = list(sqlite_utils.Database(tmp_path / "store.db")["fetches"].rows)
+    assert len(rows) == 8
+    assert max(row["duration_ms"] for row in rows) < 1000
+    starts = sorted(datetime.fromisoformat(row["started_at"]) for row in rows)
+    assert (starts[-1] - starts[0]).total_seconds() >= 2  # 2.1 s, in whole seconds

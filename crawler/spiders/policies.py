@@ -101,12 +101,7 @@ class PoliciesSpider(scrapy.Spider):
                 errback=self.failed,
                 dont_filter=True,
                 headers=conditional_headers(target, validators),
-                meta={
-                    "target": target.name,
-                    "started": time.monotonic(),
-                    "started_at": utcnow(),
-                    "download_timeout": target.timeout,
-                },
+                meta={"target": target.name, "download_timeout": target.timeout},
             )
         if isinstance(request, scrapy.Request):
             request.headers.update(request_headers(target))
@@ -116,10 +111,11 @@ class PoliciesSpider(scrapy.Spider):
 
     def fetched(self, response: Response) -> FetchedPage:
         meta = response.meta
+        started_at, duration_ms = fetch_clock(meta)
         return FetchedPage(
             target=meta["target"],
             url=response.request.meta.get("redirect_urls", [response.url])[0],
-            started_at=meta["started_at"],
+            started_at=started_at,
             final_url=response.url,
             status=response.status,
             headers={
@@ -127,7 +123,7 @@ class PoliciesSpider(scrapy.Spider):
                 for key in response.headers
             },
             body=response.body,
-            duration_ms=_elapsed_ms(meta["started"]),
+            duration_ms=duration_ms,
             confirming=meta.get("confirming", False),
         )
 
@@ -135,10 +131,9 @@ class PoliciesSpider(scrapy.Spider):
         """A request that Chromium loads, waiting for network idle or for `wait_for`, in a
         browser context of its own that `rendered` or `render_failed` closes. No conditional
         GET: a page built by scripts can change while its HTML stays the same."""
-        meta = {"target": target.name, "started": time.monotonic(), "started_at": utcnow()}
         if self.chromium is None:
             return FetchedPage(
-                target.name, target.url, meta["started_at"], error=MISSING_BROWSER, duration_ms=0
+                target.name, target.url, utcnow(), error=MISSING_BROWSER, duration_ms=0
             )
         from scrapy_playwright.page import PageMethod
 
@@ -150,7 +145,8 @@ class PoliciesSpider(scrapy.Spider):
                 PageMethod("wait_for_selector", selector, state="attached", timeout=timeout_ms)
             )
         self.renders += 1
-        meta |= {
+        meta = {
+            "target": target.name,
             "playwright": True,
             "playwright_include_page": True,
             "playwright_context": f"render-{self.renders}",
@@ -186,12 +182,13 @@ class PoliciesSpider(scrapy.Spider):
 
     def failed(self, failure: Failure) -> FetchedPage:
         request = failure.request  # type: ignore[attr-defined]
+        started_at, duration_ms = fetch_clock(request.meta)
         return FetchedPage(
             target=request.meta["target"],
             url=request.url,
-            started_at=request.meta["started_at"],
+            started_at=started_at,
             error=_describe_failure(failure),
-            duration_ms=_elapsed_ms(request.meta["started"]),
+            duration_ms=duration_ms,
             confirming=request.meta.get("confirming", False),
         )
 
@@ -236,8 +233,14 @@ async def _close_browser_context(meta: dict[str, Any]) -> None:
             await page.context.close()
 
 
-def _elapsed_ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
+def fetch_clock(meta: dict[str, Any]) -> tuple[str, int]:
+    """When the fetch of a request started (ISO) and how long it has taken (ms): from when
+    it reached the downloader (`FetchClockMiddleware`), not from when it was scheduled (a
+    watch list of thousands waits minutes in the scheduler); now, if it never got there."""
+    started = meta.get("started")
+    if started is None:
+        return utcnow(), 0
+    return meta["started_at"], int((time.monotonic() - started) * 1000)
 
 
 # What a failed download means, in the words of the store and the crawl summary.
