@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -84,9 +85,11 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[ScriptedServer]:
-    yield from running(ScriptedServer())
+    with running(ScriptedServer()) as server:
+        yield server
 
 
+@contextmanager
 def running(server: ScriptedServer) -> Iterator[ScriptedServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -432,10 +435,8 @@ def test_near_its_end_a_crawl_fetches_its_last_pages_ahead_of_reading(tmp_path, 
 @pytest.fixture
 def other_sites() -> Iterator[list[ScriptedServer]]:
     """Six more sites, each on an address of its own (Scrapy's per-site slots go by host)."""
-    servers = [running(ScriptedServer(f"127.0.0.{n}")) for n in range(2, 8)]
-    yield [next(server) for server in servers]
-    for server in servers:
-        next(server, None)
+    with ExitStack() as stack:
+        yield [stack.enter_context(running(ScriptedServer(f"127.0.0.{n}"))) for n in range(2, 8)]
 
 
 def test_a_site_with_many_targets_does_not_hold_back_the_others(tmp_path, site, other_sites):
@@ -458,7 +459,7 @@ def test_a_site_with_many_targets_does_not_hold_back_the_others(tmp_path, site, 
         server.times.clear()
     crawl(config)
 
-    first_site = [t for (path, _), t in zip(site.requests, site.times, strict=True)]
+    first_site = site.times
     other_times = [t for other in other_sites for t in other.times]
     assert sorted(path for path, _ in site.requests) == [f"/a{i}" for i in range(8)]
     assert len(other_times) == 6
