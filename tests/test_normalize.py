@@ -264,15 +264,40 @@ ENCODED = [
     (codecs.BOM_UTF8 + "<p>Données à caractère personnel.</p>".encode(), None),
     (codecs.BOM_UTF16_LE + "<p>Données à caractère personnel.</p>".encode("utf-16-le"), None),
     ("<p>Données à caractère personnel.</p>".encode(), "text/html"),
+    # UTF-8 read as its bytes: the page's own labels do not make the parser read it otherwise.
+    (b"<meta charset='iso-8859-1'>" + "<p>Données à caractère personnel.</p>".encode(), None),
+    (
+        b"<meta charset='shift_jis'>" + "<p>Données à caractère personnel.</p>".encode(),
+        "text/html; charset=utf-8",
+    ),
+    (
+        b"<?xml version='1.0' encoding='iso-8859-1'?><html><body>"
+        + "<p>Données \x01à\x7f caractère personnel.</p></body></html>".encode(),
+        None,
+    ),
+    (codecs.BOM_UTF8 + "<p>Données à caractère\x0c personnel.</p>".encode(), None),
 ]
 
 
 @pytest.mark.parametrize(("body", "content_type"), ENCODED)
 def test_any_declared_or_sniffed_encoding(body: bytes, content_type: str | None) -> None:
     html = b"<html><body>" + body + b"</body></html>"
-    if body.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE)):
+    if body.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"<?xml")):
         html = body
     assert texts(normalize(html, content_type=content_type)) == ["Données à caractère personnel."]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_form_feed_is_a_line_break(encoding: str) -> None:
+    body = page("<pre>Données\x0cà caractère personnel.</pre>").decode().encode(encoding)
+    document = normalize(body, content_type=f"text/html; charset={encoding}")
+    assert texts(document) == ["Données\nà caractère personnel."]
+
+
+def test_a_bom_with_a_byte_that_is_not_utf8_reads_the_rest() -> None:
+    body = codecs.BOM_UTF8 + "<p>Données à \0 caractère personnel.</p>".encode()
+    body = body.replace(b"\0", b"\xff")  # not UTF-8
+    assert texts(normalize(body)) == ["Données à \ufffd caractère personnel."]
 
 
 def test_plain_text_headings_and_bullets() -> None:

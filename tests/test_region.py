@@ -49,6 +49,22 @@ def test_what_normalize_reads_outside_the_region_changes_the_key(change):
     assert key(page.replace(*change)) != key(page)
 
 
+def test_a_page_has_one_key_in_any_charset():
+    """A UTF-8 page is parsed from its bytes, a page in another charset from its text: the
+    same page gives the same tree, form feeds and control characters included."""
+    page = seed_page().replace("</article>", "<pre>Données\x0cà\x01 caractère\x7f</pre></article>")
+    keys = {
+        region_key(
+            page.encode(charset),
+            content_type=f"text/html; charset={charset}",
+            url="https://x.test/p",
+            selection=SELECT,
+        )
+        for charset in ("utf-8", "cp1252", "utf-16")
+    }
+    assert len(keys) == 1 and None not in keys
+
+
 def test_no_key_where_the_region_could_join_text_around_it():
     page = seed_page()
     assert key(page, Selection.from_config("nav a", None)) is None  # inline: not a block
