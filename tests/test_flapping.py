@@ -398,18 +398,18 @@ def test_a_target_download_delay_spaces_the_requests_to_its_host(tmp_path, site)
 
 def test_near_its_end_a_crawl_fetches_its_last_pages_ahead_of_reading(tmp_path, site):
     """Reading is what holds this crawl back (large pages, one site without politeness
-    delays): the downloader runs at most `SCRAPER_SLOT_MAX_ACTIVE_SIZE` (20 MB, ten pages)
-    ahead of it, until the pages left would fit in that again; then it takes them all, so
-    that their confirming fetches are due by the time they are read. With confirm_delay = 0
-    each changed page's confirming request comes as soon as the page is read: the server sees
-    how far reading had got when the last page was first requested."""
-    count = 30
+    delays): the downloader runs at most `SCRAPER_SLOT_MAX_ACTIVE_SIZE` (20 MB, twenty
+    pages) ahead of it, until the pages left would fit in that again; then it takes them
+    all, so that their confirming fetches are due by the time they are read. With
+    confirm_delay = 0 each changed page's confirming request comes as soon as the page is
+    read: the server sees how far reading had got when the last page was first requested."""
+    count = 40
     clause = " ".join(f"clause{i} of the agreement binds each member" for i in range(120))
     pages = {
-        f"/p{n}": policy_page(f"Policy {n}", [f"{n} {i} {clause}" for i in range(380)])
+        f"/p{n}": policy_page(f"Policy {n}", [f"{n} {i} {clause}" for i in range(190)])
         for n in range(count)
     }
-    assert 1_900_000 < len(pages["/p0"]) < 2_100_000
+    assert 900_000 < len(pages["/p0"]) < 1_100_000
     for path, page in pages.items():
         site.serve(path, page)
     extra = (
@@ -427,9 +427,11 @@ def test_near_its_end_a_crawl_fetches_its_last_pages_ahead_of_reading(tmp_path, 
     assert len(paths) == 2 * count  # each page fetched, then confirmed once read
     last_first = max(paths.index(path) for path in pages)
     confirmed_by_then = last_first - (count - 1)  # the requests before it that confirm
-    # Held at 20 MB to the end, the last page was requested once 16-20 pages had been read;
-    # widened when 10 pages were left, once 6-8 had.
-    assert confirmed_by_then <= 12
+    # Held at 20 MB to the end, the last page was requested once 31-32 pages had been read;
+    # widened when 20 pages were left, once 3-14 had (under the load of two busy processes
+    # beside the test as well). With 30 pages of 2 MB the two were 16-19 and 5-11 apart,
+    # and a loaded machine once read 16 with the widening.
+    assert confirmed_by_then <= 20, paths
 
 
 @pytest.fixture
