@@ -141,7 +141,9 @@ class StorePipeline:
         if slot is None:
             return
         left = len(self.targets) - self.first_answers
-        if left * self.first_answer_bytes <= slot.max_active_size * self.first_answers:
+        if answers_left_fit(
+            left, self.first_answers, self.first_answer_bytes, slot.max_active_size
+        ):
             slot.max_active_size *= 2
             self.widened = True
 
@@ -237,3 +239,9 @@ class StorePipeline:
         digest_crawl(self.store, alert_ids, config.notify_urls, config.digest_threshold)
         spider.deliveries = deliver_pending(self.store, config.notify_urls)
         self.store.close()
+
+
+def answers_left_fit(left: int, answers: int, answer_bytes: int, room: int) -> bool:
+    """Whether `left` more answers, at the mean size of the `answers` so far (`answer_bytes`
+    in all), would fit in `room` bytes (`StorePipeline.run_ahead_at_the_end`)."""
+    return left * answer_bytes <= room * answers
