@@ -380,7 +380,13 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 def page_text(body: bytes, content_type: str | None) -> str:
     """The page decoded, as the parser reads it: form feeds as line breaks, control
     characters gone."""
-    return _without_control_characters(decode(body, content_type).replace("\f", "\n"))
+    return _parser_text(decode(body, content_type))
+
+
+def _parser_text(text: str) -> str:
+    """A page's text as the parser reads it: form feeds as line breaks, control characters
+    gone (`_parse_page` makes the same change on a UTF-8 page's bytes)."""
+    return _without_control_characters(text.replace("\f", "\n"))
 
 
 def _parse_page(body: bytes, content_type: str | None) -> etree._Element:
@@ -390,7 +396,7 @@ def _parse_page(body: bytes, content_type: str | None) -> etree._Element:
     encoded back to UTF-8 twice, which cost a third of the parse on policy pages."""
     text, as_utf8 = _decoded(body, content_type)
     if not as_utf8:
-        return _parse_html(_without_control_characters(text.replace("\f", "\n")))
+        return _parse_html(_parser_text(text))
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
     return _parse_html(body.translate(None, _CONTROL_BYTES).replace(b"\f", b"\n"))
@@ -537,14 +543,14 @@ def _parse_html(markup: str | bytes) -> etree._Element:
     declarations say). libxml2 stops reading a page nested deeper than its limit (256
     elements, 2048 with `huge_tree`) and keeps only what came before: such a page is refused
     rather than read in part, since the lost tail would look like deleted policy text."""
-    if isinstance(markup, str):
-        parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
-        markup = _XML_DECLARATION.sub("", markup, count=1) or "<html/>"
-    else:
-        parser = etree.HTMLParser(
-            remove_comments=True, remove_pis=True, huge_tree=True, encoding="utf-8"
-        )
+    utf8 = isinstance(markup, bytes)
+    parser = etree.HTMLParser(
+        remove_comments=True, remove_pis=True, huge_tree=True, encoding="utf-8" if utf8 else None
+    )
+    if utf8:
         markup = _XML_DECLARATION_BYTES.sub(b"", markup, count=1) or b"<html/>"
+    else:
+        markup = _XML_DECLARATION.sub("", markup, count=1) or "<html/>"
     root = etree.fromstring(markup, parser)
     if any(error.type == _EXCESSIVE_DEPTH for error in parser.error_log):
         raise ExtractionError(
