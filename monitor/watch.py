@@ -278,8 +278,26 @@ def observe_in_worker(page: FetchedPage, target: Target, store_path: Path) -> Ob
 _readers: dict[Path, Store] = {}  # a pool worker's read-only connection, per store
 
 
+# How much lower a pool worker's priority is than its crawl's (`os.nice`). The crawl's thread
+# is the one that waits on the clock: it sends the requests, reads the answers as they come,
+# and fetches changed pages again when their confirmation falls due; the workers' reading
+# can wait a moment. At equal priority, two workers reading on two cores left that thread a
+# third of the machine: answers waited to be read off their sockets, the downloader kept
+# fewer pages ahead of reading, and a crawl where every page changed ended waiting for the
+# confirmations of its last pages. A niceness changes who goes first, not how much is done:
+# the workers still have every core the crawl's thread does not use.
+READING_NICENESS = 10
+
+
+def start_pool_worker(crawl_pid: int) -> None:
+    """A pool worker's initializer: below its crawl's priority (`READING_NICENESS`), and
+    ending with the crawl (`exit_with`)."""
+    os.nice(READING_NICENESS)
+    exit_with(crawl_pid)
+
+
 def exit_with(crawl_pid: int) -> None:
-    """A pool worker's initializer: end the worker once the crawl is gone. A crawl killed
+    """End this pool worker once the crawl is gone. A crawl killed
     outright (SIGKILL, the kernel's out-of-memory killer) cannot shut its pool down, and a
     worker waiting for work would wait forever (it holds the write end of its own task
     queue), and keep a fork server alive with it."""
@@ -296,7 +314,8 @@ def exit_with(crawl_pid: int) -> None:
 
 
 def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
-    """A crawl's pool for `observe_in_worker`: one worker per core.
+    """A crawl's pool for `observe_in_worker`: one worker per core, each below the crawl's
+    priority (`start_pool_worker`).
 
     On Linux, a process that runs no other thread (`run_crawl`, before it loads Scrapy)
     forks its workers, all at once: they start with what it has imported, instead of
@@ -312,7 +331,7 @@ def normalizing_pool(started: bool = False) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=exit_with,
+        initializer=start_pool_worker,
         initargs=(os.getpid(),),
     )
     _widen_pipes(pool)

@@ -17,7 +17,7 @@ import pytest
 import sqlite_utils
 
 from monitor.demo import EDITS, PAGES, SEEDS, seed_to_html
-from monitor.watch import POOL_PIPE_SIZE, normalizing_pool
+from monitor.watch import POOL_PIPE_SIZE, READING_NICENESS, normalizing_pool
 
 REPO = Path(__file__).resolve().parents[1]
 NAME, SEED = PAGES["/ecomsters/privacy"]
@@ -288,6 +288,15 @@ def test_a_crawls_pool_carries_a_large_page_through_pipes_that_hold_it_whole():
         assert [_pipe_size(q._reader) for q in queues] == [POOL_PIPE_SIZE] * 2
         page = os.urandom(900_000)
         assert pool.submit(bytes, page).result(timeout=60) == page
+    finally:
+        pool.shutdown()
+
+
+def test_a_crawls_pool_workers_read_below_the_crawls_priority():
+    pool = normalizing_pool()
+    try:
+        below = min(os.nice(0) + READING_NICENESS, 19)  # 19: the lowest priority there is
+        assert pool.submit(os.nice, 0).result(timeout=60) == below
     finally:
         pool.shutdown()
 
