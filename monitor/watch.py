@@ -297,10 +297,10 @@ def start_pool_worker(crawl_pid: int) -> None:
 
 
 def exit_with(crawl_pid: int) -> None:
-    """End this pool worker once the crawl is gone. A crawl killed
-    outright (SIGKILL, the kernel's out-of-memory killer) cannot shut its pool down, and a
-    worker waiting for work would wait forever (it holds the write end of its own task
-    queue), and keep a fork server alive with it."""
+    """End this pool worker once the crawl is gone. A crawl killed outright (SIGKILL, the
+    kernel's out-of-memory killer) cannot shut its pool down, and a worker waiting for work
+    would wait forever (it holds the write end of its own task queue), and keep a fork
+    server alive with it."""
 
     def watch() -> None:
         while True:
