@@ -397,8 +397,7 @@ def _parse_page(body: bytes, content_type: str | None) -> etree._Element:
     text, as_utf8 = _decoded(body, content_type)
     if not as_utf8:
         return _parse_html(_parser_text(text))
-    if body.startswith(codecs.BOM_UTF8):
-        body = body[len(codecs.BOM_UTF8) :]
+    body = body.removeprefix(codecs.BOM_UTF8)
     return _parse_html(body.translate(None, _CONTROL_BYTES).replace(b"\f", b"\n"))
 
 
