@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 BLOCK_KINDS = ("p", "li", "row", "pre")
 
 
@@ -99,6 +101,33 @@ class Document:
     def word_count(self) -> int:
         return sum(len(block.text.split()) for s in self.sections for block in s.blocks)
 
+    @cached_property
+    def json_bytes(self) -> bytes:
+        """`to_dict` as compact JSON in UTF-8 (written by orjson): how the store keeps it, and
+        how it crosses to another process (`__reduce__`)."""
+        return orjson.dumps(self.to_dict())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A crawl's pool worker sends each new text to the crawl's writer, which stores its
+        # JSON (worked out already), text, fingerprint, word count and dates, and rarely reads
+        # a section: thousands of blocks pickled and unpickled cost both sides about 0.8 ms a
+        # document. So a document travels as those values, and its sections are rebuilt from
+        # its JSON when first read (`__getattr__`).
+        return (
+            _document_from_pickle,
+            (self.title, self.language, self.last_updated, self.effective, self.warnings,
+             self.json_bytes, self.text, self.fingerprint, self.word_count),
+        )  # fmt: skip
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute the instance lacks: the sections of an unpickled
+        # document, until first read.
+        if name == "sections" and "json_bytes" in self.__dict__:
+            sections = _sections_from_dicts(orjson.loads(self.json_bytes)["sections"])
+            object.__setattr__(self, "sections", sections)
+            return sections
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -127,19 +156,44 @@ class Document:
             last_updated=_mention_from_dict(data.get("last_updated")),
             effective=_mention_from_dict(data.get("effective")),
             warnings=tuple(data.get("warnings", ())),
-            sections=tuple(
-                Section(
-                    heading=s["heading"],
-                    number=s.get("number", ""),
-                    level=s["level"],
-                    blocks=tuple(
-                        Block(text=b["text"], kind=b.get("kind", "p"), links=tuple(b["links"]))
-                        for b in s["blocks"]
-                    ),
-                )
-                for s in data["sections"]
+            sections=_sections_from_dicts(data["sections"]),
+        )
+
+
+def _sections_from_dicts(sections: list[dict[str, Any]]) -> tuple[Section, ...]:
+    return tuple(
+        Section(
+            heading=s["heading"],
+            number=s.get("number", ""),
+            level=s["level"],
+            blocks=tuple(
+                Block(text=b["text"], kind=b.get("kind", "p"), links=tuple(b["links"]))
+                for b in s["blocks"]
             ),
         )
+        for s in sections
+    )
+
+
+def _document_from_pickle(
+    title: str,
+    language: str | None,
+    last_updated: DateMention | None,
+    effective: DateMention | None,
+    warnings: tuple[str, ...],
+    json_bytes: bytes,
+    text: str,
+    fingerprint: str,
+    word_count: int,
+) -> Document:
+    """A document as `Document.__reduce__` sends it: its sections not yet rebuilt."""
+    document = object.__new__(Document)
+    document.__dict__.update(
+        title=title, language=language, last_updated=last_updated, effective=effective,
+        warnings=warnings, json_bytes=json_bytes, text=text, fingerprint=fingerprint,
+        word_count=word_count,
+    )  # fmt: skip
+    return document
 
 
 def _mention_to_dict(mention: DateMention | None) -> dict[str, str] | None:

@@ -332,7 +332,7 @@ class Store:
             )
         if document is None:
             return Prepared(body_hash, packed_body)
-        data = _document_data(document)
+        data = document.json_bytes
         packed = Packed(*_pack_against_keyframe(self.db, "versions", "id", target, data))
         return Prepared(body_hash, packed_body, packed, _passages(document))
 
@@ -358,7 +358,7 @@ class Store:
         if ahead is not None and self._has_keyframe("versions", "id", ahead.base):
             base_id, packed = ahead.base, ahead.blob
         else:
-            data = _document_data(document)
+            data = document.json_bytes
             base_id, packed = _pack_against_keyframe(self.db, "versions", "id", target, data)
         text = document.text
         row = {
@@ -923,14 +923,8 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-def _document_data(document: Document) -> bytes:
-    """The document as stored: JSON in UTF-8, written by orjson (a policy's JSON is tens of
-    kilobytes, written for every new text)."""
-    return orjson.dumps(document.to_dict())
-
-
 def _document_from(data: bytes) -> Document:
-    """The inverse of `_document_data` (also reads rows written by the json module)."""
+    """The inverse of `Document.json_bytes` (also reads rows written by the json module)."""
     return Document.from_dict(orjson.loads(data))
 
 

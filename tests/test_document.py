@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import unicodedata
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,6 +32,25 @@ def test_a_pickled_document_comes_back_equal_with_its_text_and_fingerprint(corpu
     assert copy == document
     assert copy.text == document.text and copy.fingerprint == document.fingerprint
     assert [s.blocks for s in copy.sections] == [s.blocks for s in document.sections]
+
+
+def test_an_unpickled_document_rebuilds_its_sections_only_when_they_are_read(corpus, manifest):
+    entry = manifest[0]
+    page = sorted((corpus / entry["id"]).glob("*.html"))[0]
+    selection = Selection.from_config(entry["select"], entry["remove"])
+    document = normalize(page.read_bytes(), content_type="text/html", selection=selection)
+
+    copy = pickle.loads(pickle.dumps(document))
+
+    # What the crawl's writer stores of a new text comes without rebuilding its blocks.
+    stored = ("title", "language", "last_updated", "effective", "text", "fingerprint",
+              "word_count", "json_bytes")  # fmt: skip
+    assert [getattr(copy, name) for name in stored] == [getattr(document, name) for name in stored]
+    assert "sections" not in vars(copy)
+    again = pickle.loads(pickle.dumps(copy))  # sent on before its sections were read
+    assert again.sections == document.sections and "sections" in vars(again)
+    assert replace(copy, title="Other").sections == document.sections
+    assert copy == document
 
 
 def test_every_field_of_blocks_and_sections_survives_pickling():
