@@ -192,8 +192,9 @@ def outputs(old: Document, new: Document) -> dict[str, object]:
 
 
 def _fresh(documents: dict[str, Document], key: str) -> Document:
-    """A copy without cached properties, so each pair pays for what compare computes."""
-    return pickle.loads(pickle.dumps(documents[key]))
+    """A copy without cached properties, so each pair pays for what compare computes (a
+    pickled copy would carry its text and fingerprint: see `Document.__reduce__`)."""
+    return Document.from_dict(documents[key].to_dict())
 
 
 def record_or_check(args: argparse.Namespace, *, record: bool) -> int:

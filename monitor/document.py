@@ -32,11 +32,6 @@ class Block:
     kind: str = "p"
     links: tuple[str, ...] = ()
 
-    def __reduce__(self) -> tuple[type, tuple[str, str, tuple[str, ...]]]:
-        # A policy holds thousands of blocks, and a crawl's documents cross to and from its
-        # pool workers: pickled as arguments rather than as a state dict, in half the time.
-        return (Block, (self.text, self.kind, self.links))
-
 
 @dataclass(frozen=True)
 class Section:
@@ -51,9 +46,6 @@ class Section:
     level: int
     blocks: tuple[Block, ...] = ()
     number: str = ""
-
-    def __reduce__(self) -> tuple[type, tuple[str, int, tuple[Block, ...], str]]:
-        return (Section, (self.heading, self.level, self.blocks, self.number))  # as Block's
 
     @property
     def label(self) -> str:
