@@ -403,7 +403,7 @@ class Store:
             data = row["document"].encode("utf-8")
         else:
             data = _unpacked(self.db, "versions", "id", row)
-        document = _document_from(data)
+        document = Document.from_json(data)
         # The stored fingerprint is the document's (`record` compares texts by it): set as
         # the cached value, it is not computed again from the whole text. So is its word count
         # (`suspicion` asks the previous version's: a split of its whole text).
@@ -923,11 +923,6 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-def _document_from(data: bytes) -> Document:
-    """The inverse of `Document.json_bytes` (also reads rows written by the json module)."""
-    return Document.from_dict(orjson.loads(data))
-
-
 def _passages(document: Document) -> dict[str, str]:
     """The searchable units of a document, by hash: its title, each heading, each block."""
     texts = [document.title]
@@ -1136,7 +1131,7 @@ def _issue7_compact_history(db: sqlite_utils.Database) -> None:
             " where id = ?",
             [packed, DEFAULT_CODEC, base_id, row["id"]],
         )
-        document = _document_from(data)
+        document = Document.from_json(data)
         _index_passages(db, row["target"], row["id"], _passages(document))
     db.execute(
         "update versions set text = null"
