@@ -12,6 +12,8 @@ For each crawl it prints, in CPU milliseconds per page (`time.process_time`, the
 pickling the observation it returns) and what the crawl's thread does with it (unpickling,
 `record_and_trust` inside a batch), and, from a separate pass over the same pages, the
 worker's stages: parsing, the region key, the store's reads, normalizing, `Store.prepare`.
+Last, the worker's CPU per page of each kind the crawl found: a selected region unchanged
+(not normalized), a new text, the same text from a changed region, a first text.
 
     python bench/worker.py [--targets 60] [--repeat 3]
 """
@@ -36,6 +38,7 @@ from monitor.normalize import Selection
 from monitor.store import Store
 from monitor.watch import (
     FetchedPage,
+    Observation,
     observe,
     observe_with_store,
     page_reading,
@@ -77,10 +80,12 @@ def fetched(target: Target, body: bytes) -> FetchedPage:
 
 
 class Clock:
-    """CPU seconds per named stage."""
+    """CPU seconds per named stage, and per kind of page (`kind_spent`, `kind_pages`)."""
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = defaultdict(float)
+        self.kind_spent: dict[str, float] = defaultdict(float)
+        self.kind_pages: dict[str, int] = defaultdict(int)
 
     def __call__(self, name: str, work: Callable[..., Any], *args: Any) -> Any:
         start = time.process_time()
@@ -111,7 +116,11 @@ def crawl_pages(clock: Clock, chosen: list, which: int, store: Store, reader: St
         stages(clock, target, fetched(target, bodies[which]), reader)
     for target, *bodies in chosen:
         page = fetched(target, bodies[which])
+        start = time.process_time()
         observation = clock("worker", observe_with_store, page, target, reader)
+        kind = page_kind(observation)
+        clock.kind_spent[kind] += time.process_time() - start
+        clock.kind_pages[kind] += 1
         returned = replace(observation, page=replace(page, body=b""))
         payload = clock("worker", pickle.dumps, returned, pickle.HIGHEST_PROTOCOL)
         clock.spent["  pickle kB (not ms)"] += len(payload) / 1e6
@@ -121,6 +130,17 @@ def crawl_pages(clock: Clock, chosen: list, which: int, store: Store, reader: St
     store.begin_batch()
 
 
+def page_kind(observation: Observation) -> str:
+    """What a page turned out to be, as the worker's cost depends on it."""
+    if observation.same_region:
+        return "region unchanged"
+    if observation.document is None:
+        return "not read"
+    if observation.prepared is None or observation.prepared.document is None:
+        return "same text, new region"
+    return "first text" if observation.comparison is None else "new text"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=60)
@@ -128,6 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = targets(args.targets)
     runs: list[list[dict[str, float]]] = [[] for _ in CRAWLS]
+    kinds: list[list[Clock]] = [[] for _ in CRAWLS]
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "store.db"
@@ -138,6 +159,7 @@ def main() -> None:
                 clock = Clock()
                 crawl_pages(clock, chosen, which, store, reader)
                 runs[which].append(dict(clock.spent))
+                kinds[which].append(clock)
             reader.close()
             store.close()
     for name, spent in zip(CRAWLS, runs, strict=True):
@@ -145,6 +167,11 @@ def main() -> None:
         for stage in spent[0]:
             value = statistics.median(run.get(stage, 0.0) for run in spent)
             print(f"  {stage:24} {value * 1000 / len(chosen):8.3f}")
+    for name, clocks in zip(CRAWLS, kinds, strict=True):
+        print(f"{name}: the worker's CPU ms per page of each kind, median of {args.repeat}")
+        for kind, pages in clocks[0].kind_pages.items():
+            value = statistics.median(clock.kind_spent[kind] / pages for clock in clocks)
+            print(f"  {kind:24} {value * 1000:8.3f}  ({pages} pages)")
 
 
 if __name__ == "__main__":

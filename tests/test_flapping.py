@@ -402,7 +402,7 @@ def test_the_downloader_runs_further_ahead_once_the_pages_left_would_fit():
     at the mean size of the answers so far, in the answers the downloader may hold ahead of
     reading, that room is doubled, so that the last pages arrive early and their confirming
     fetches are due by the time they are read. (What it gains is a benchmark's to show:
-    0.66 s of a 1,000-page crawl where every page changed, README "Performance". Counted
+    0.66 s of a 1,000-page crawl where every page changed, bench/PERFORMANCE.md. Counted
     from a test server's requests, how far reading had got when the last page was first
     asked for swung from 3 to 25 pages with the widening and from 14 to 32 without, as the
     machine's load went.)"""
