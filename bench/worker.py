@@ -12,8 +12,8 @@ For each crawl it prints, in CPU milliseconds per page (`time.process_time`, the
 pickling the observation it returns) and what the crawl's thread does with it (unpickling,
 `record_and_trust` inside a batch), and, from a separate pass over the same pages, the
 worker's stages: parsing, the region key, the store's reads, normalizing, `Store.prepare`.
-Last, the worker's CPU per page of each kind the crawl found: a selected region unchanged
-(not normalized), a new text, the same text from a changed region, a first text.
+Last, `observe_with_store`'s CPU per page of each kind the crawl found: a selected region
+unchanged (not normalized), a new text, the same text from a changed region, a first text.
 
     python bench/worker.py [--targets 60] [--repeat 3]
 """
@@ -168,7 +168,7 @@ def main() -> None:
             value = statistics.median(run.get(stage, 0.0) for run in spent)
             print(f"  {stage:24} {value * 1000 / len(chosen):8.3f}")
     for name, clocks in zip(CRAWLS, kinds, strict=True):
-        print(f"{name}: the worker's CPU ms per page of each kind, median of {args.repeat}")
+        print(f"{name}: observe_with_store, CPU ms per page of each kind, median of {args.repeat}")
         for kind, pages in clocks[0].kind_pages.items():
             value = statistics.median(clock.kind_spent[kind] / pages for clock in clocks)
             print(f"  {kind:24} {value * 1000:8.3f}  ({pages} pages)")
